@@ -1,0 +1,3 @@
+from coilyard.cli import main
+
+main()

@@ -1,0 +1,128 @@
+"""Read a plant file: YAML text -> `PlantFile` -> checked -> `Plant`.
+
+YAML is parsed with libyaml when present (fast path); the slower line-tracking parse runs only when
+there are problems to point at, so a valid 50,000-position plant loads without paying for line marks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from layout.build import build_plant
+from layout.model import Plant
+from layout.problems import LayoutInvalid, LayoutProblem, PathPart
+from layout.rules import check_plant_file
+from layout.schema import PlantFile
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_UNION_TAGS = frozenset({"flat", "ingot", "high_bay"})
+
+
+def load_plant(path: str | Path) -> Plant:
+    """Read, check and build the plant in `path`; raises `LayoutInvalid` listing every problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LayoutInvalid(source, [LayoutProblem((), f"cannot read the file: {exc.strerror}")]) from exc
+    return parse_plant(text, source=source)
+
+
+def parse_plant(text: str, source: str = "<text>") -> Plant:
+    return build_plant(parse_plant_file(text, source))
+
+
+def parse_plant_file(text: str, source: str = "<text>") -> PlantFile:
+    """YAML text -> a `PlantFile` that passed every rule, or `LayoutInvalid`."""
+    try:
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise LayoutInvalid(source, [_yaml_problem(exc)]) from exc
+    if not isinstance(raw, dict):
+        kind = type(raw).__name__ if raw is not None else "an empty document"
+        raise LayoutInvalid(source, [LayoutProblem((), f"expected a mapping at the top, found {kind}", 1)])
+    try:
+        plant_file = PlantFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_pydantic_problem(error, raw) for error in exc.errors(include_url=False)]
+        raise LayoutInvalid(source, _with_lines(problems, text)) from None
+    problems = check_plant_file(plant_file)
+    if problems:
+        raise LayoutInvalid(source, _with_lines(problems, text))
+    return plant_file
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> LayoutProblem:
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    detail = f"{context}, {problem}" if context else problem
+    return LayoutProblem((), f"YAML syntax error: {detail}", line)
+
+
+def _pydantic_problem(error: Any, raw: Any) -> LayoutProblem:
+    path: list[PathPart] = []
+    node = raw
+    for part in error["loc"]:
+        # A discriminated union adds its tag ("flat", ...) to the location; the file has no such key.
+        if isinstance(part, str) and part in _UNION_TAGS and isinstance(node, dict) and part not in node:
+            continue
+        path.append(part)
+        node = _child(node, part)
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = f"unknown field '{path[-1]}'" if path else "unknown field"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    elif "input" in error and error["type"] not in {"missing"}:
+        shown = repr(error["input"])
+        if len(shown) <= 60:
+            message = f"{message} (got {shown})"
+    return LayoutProblem(tuple(path), message)
+
+
+def _child(node: Any, part: PathPart) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+def _with_lines(problems: Sequence[LayoutProblem], text: str) -> list[LayoutProblem]:
+    try:
+        root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - composing nodes, nothing constructed
+    except yaml.YAMLError:
+        return list(problems)
+    located = [LayoutProblem(p.path, p.message, p.line or _line_of(root, p.path)) for p in problems]
+    return sorted(located, key=lambda p: p.line or 0)
+
+
+def _line_of(root: yaml.Node | None, path: Sequence[PathPart]) -> int | None:
+    """The line of the deepest YAML node along `path` (1-based)."""
+    node = root
+    best = root.start_mark.line + 1 if root is not None else None
+    for part in path:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    child = value if not _is_empty(value) else key
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node = child
+        best = node.start_mark.line + 1
+    return best
+
+
+def _is_empty(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.value == "" and node.tag.endswith(":null")

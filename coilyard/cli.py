@@ -22,8 +22,8 @@ app = typer.Typer(
 layout_app = typer.Typer(help="Check, render and describe plant layout files.", no_args_is_help=True)
 app.add_typer(layout_app, name="layout")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 LayoutFile = Annotated[Path, typer.Argument(help="A plant layout file (YAML).", show_default=False)]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import networkx as nx
 from shapely import STRtree
@@ -30,7 +31,23 @@ from layout.model import (
 XY = tuple[float, float]
 
 
-def build_plant(plant_file: schema.PlantFile) -> Plant:
+@dataclass(frozen=True)
+class RoutingNetwork:
+    """Nodes, directed edges and per-class graphs; built once, shared by the rules and the plant."""
+
+    node_points: dict[str, XY]
+    node_kinds: dict[str, schema.NodeKind]
+    edges: list[RoutingEdge]
+    graphs: dict[str, nx.DiGraph[str]]
+
+
+def routing_network(plant_file: schema.PlantFile) -> RoutingNetwork:
+    node_points, node_kinds = network_nodes(plant_file.network)
+    edges = routing_edges(plant_file.network, node_points, plant_file.safety_zones)
+    return RoutingNetwork(node_points, node_kinds, edges, routing_graphs(plant_file, node_points, node_kinds, edges))
+
+
+def build_plant(plant_file: schema.PlantFile, network: RoutingNetwork | None = None) -> Plant:
     saddles: dict[str, SaddlePosition] = {}
     stacks: dict[str, StackPosition] = {}
     cells: dict[str, RackCell] = {}
@@ -43,20 +60,18 @@ def build_plant(plant_file: schema.PlantFile) -> Plant:
         else:
             cells.update((c.id, c) for c in rack_cells(store))
             stackers.update((s.id, s) for s in stacker_cranes(store))
-    node_points, node_kinds = network_nodes(plant_file.network)
-    edges = routing_edges(plant_file.network, node_points, plant_file.safety_zones)
-    graphs = routing_graphs(plant_file, node_points, node_kinds, edges)
+    net = network or routing_network(plant_file)
     return Plant(
         file=plant_file,
         saddle_positions=saddles,
         stack_positions=stacks,
         rack_cells=cells,
         stacker_cranes=stackers,
-        vehicles={v.id: v for v in vehicles(plant_file, graphs, node_kinds)},
-        node_points=node_points,
-        node_kinds=node_kinds,
-        edges=edges,
-        graphs=graphs,
+        vehicles={v.id: v for v in vehicles(plant_file, net.graphs, net.node_kinds)},
+        node_points=net.node_points,
+        node_kinds=net.node_kinds,
+        edges=net.edges,
+        graphs=net.graphs,
     )
 
 
@@ -110,7 +125,7 @@ def rack_cells(store: schema.HighBayStore) -> Iterable[RackCell]:
     for aisle in range(1, store.aisles + 1):
         centre = aisle_centre_across(store, aisle)
         offset = (store.aisle_width + store.cell.depth) / 2
-        across_of = {"L": centre - offset, "R": centre + offset}
+        across_of = {"L": centre + offset, "R": centre - offset}
         for side in sides:
             for column in range(1, store.columns + 1):
                 along = (column - 0.5) * store.cell.width

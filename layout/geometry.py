@@ -76,7 +76,7 @@ def high_bay_footprint(store: schema.HighBayStore) -> Polygon:
 
 
 def aisle_centre_across(store: schema.HighBayStore, aisle: int) -> float:
-    """Across-offset of aisle `aisle` (1-based): racks on the left, then the aisle, then racks on the right."""
+    """Across-offset of aisle `aisle` (1-based): its right-hand rack, the aisle, then its left-hand rack."""
     return (aisle - 1) * high_bay_block_width(store) + store.cell.depth + store.aisle_width / 2
 
 

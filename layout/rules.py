@@ -13,11 +13,12 @@ from functools import cached_property
 
 import networkx as nx
 from shapely import STRtree
-from shapely.geometry import Point, Polygon
+from shapely.geometry import LineString, Point, Polygon
+from shapely.ops import unary_union
 from shapely.validation import explain_validity
 
 from layout import schema
-from layout.build import home_candidates, network_nodes, routing_edges, routing_graphs
+from layout.build import RoutingNetwork, home_candidates, routing_network
 from layout.geometry import (
     high_bay_footprint,
     polyline_length,
@@ -43,12 +44,16 @@ class PlantIndex:
     problems: list[LayoutProblem] = field(default_factory=list)
 
     @cached_property
-    def node_points(self) -> dict[str, tuple[float, float]]:
-        return network_nodes(self.file.network)[0]
+    def network(self) -> RoutingNetwork:
+        return routing_network(self.file)
 
-    @cached_property
+    @property
+    def node_points(self) -> dict[str, tuple[float, float]]:
+        return self.network.node_points
+
+    @property
     def node_kinds(self) -> dict[str, schema.NodeKind]:
-        return network_nodes(self.file.network)[1]
+        return self.network.node_kinds
 
     @cached_property
     def classes(self) -> dict[str, schema.VehicleClass]:
@@ -58,10 +63,9 @@ class PlantIndex:
     def rails(self) -> dict[str, schema.Rail]:
         return {r.id: r for r in self.file.network.rails}
 
-    @cached_property
+    @property
     def graphs(self) -> dict[str, nx.DiGraph[str]]:
-        edges = routing_edges(self.file.network, self.node_points, [])
-        return routing_graphs(self.file, self.node_points, self.node_kinds, edges)
+        return self.network.graphs
 
     @cached_property
     def start_nodes(self) -> dict[str, set[str]]:
@@ -73,23 +77,32 @@ class PlantIndex:
         return starts
 
     def reachable_by(self, vehicle_class: str) -> set[str]:
-        """Nodes a class's vehicles can drive to from their homes (all its nodes when it has no fleet)."""
+        """Nodes a class's vehicles can drive to from their homes and back (all its nodes without a fleet)."""
         return self._reachable[vehicle_class]
 
     @cached_property
     def _reachable(self) -> dict[str, set[str]]:
         reach: dict[str, set[str]] = {}
         for cid, graph in self.graphs.items():
-            starts = [n for n in self.start_nodes.get(cid, ()) if n in graph]
+            starts = {n for n in self.start_nodes.get(cid, ()) if n in graph}
             if not starts:
                 reach[cid] = set(graph.nodes) if cid not in self.start_nodes else set()
                 continue
-            seen: set[str] = set()
-            for start in starts:
-                if start not in seen:
-                    seen |= nx.descendants(graph, start) | {start}
-            reach[cid] = seen
+            there = _closure(graph, starts)
+            back = _closure(graph.reverse(copy=False), starts)
+            reach[cid] = there & back
         return reach
+
+
+def _closure(graph: nx.DiGraph[str], starts: set[str]) -> set[str]:
+    """Every node reachable from any of `starts` (one search, not one per start)."""
+    seen, stack = set(starts), list(starts)
+    while stack:
+        for nxt in graph.succ[stack.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
 
 
 def problem(path: Path, message: str) -> LayoutProblem:
@@ -286,10 +299,13 @@ def inside_plant(index: PlantIndex) -> Iterable[LayoutProblem]:
     for i, station in enumerate(index.file.stations):
         if station.outline and not outline.contains(_polygon(station.outline)):
             yield problem(("stations", i, "outline"), "lies (partly) outside the plant outline")
+    for r, rail in enumerate(index.file.network.rails):
+        if not outline.contains(LineString(rail.path)):
+            yield problem(("network", "rails", r, "path"), f"rail '{rail.id}' runs (partly) outside the plant outline")
 
 
 def positions_inside_bays(index: PlantIndex) -> Iterable[LayoutProblem]:
-    """Every saddle and stack position lies within its bay, and rows of one bay do not overlap."""
+    """Every saddle and stack position and every handover lies within its bay; rows of a bay do not overlap."""
     for s, store in crane_stores(index):
         for b, bay in enumerate(store.bays):
             outline = _polygon(bay.outline).buffer(TOLERANCE)
@@ -308,6 +324,10 @@ def positions_inside_bays(index: PlantIndex) -> Iterable[LayoutProblem]:
                     yield problem(path, f"{len(outside)} position(s) of row '{row.id}' lie outside bay '{bay.id}': {shown}")
                 else:
                     yield problem(path, f"stack positions of row '{row.id}' lie outside bay '{bay.id}'")
+            for h, handover in enumerate(bay.handovers):
+                point = index.node_points.get(handover.node)
+                if point is not None and not outline.contains(Point(point)):
+                    yield problem(("stores", s, "bays", b, "handovers", h, "node"), f"node '{handover.node}' at {point} is not inside bay '{bay.id}'")
             tree = STRtree(rows)
             for i, footprint in enumerate(rows):
                 for j in tree.query(footprint, predicate="intersects"):
@@ -319,7 +339,15 @@ def positions_inside_bays(index: PlantIndex) -> Iterable[LayoutProblem]:
 def rails_and_edges(index: PlantIndex) -> Iterable[LayoutProblem]:
     """Edges have a length no shorter than their geometry; rail stops lie on the rail, apart."""
     nodes = index.node_points
+    seen: dict[tuple[str, str], int] = {}
     for i, edge in enumerate(index.file.network.edges):
+        directions = [(edge.source, edge.target)] + ([(edge.target, edge.source)] if edge.two_way else [])
+        for pair in directions:
+            if pair in seen:
+                yield problem(("network", "edges", i), f"a second edge from '{pair[0]}' to '{pair[1]}' (the first is network.edges[{seen[pair]}])")
+                break
+        for pair in directions:
+            seen.setdefault(pair, i)
         if edge.source not in nodes or edge.target not in nodes:
             continue
         if edge.source == edge.target:
@@ -331,7 +359,7 @@ def rails_and_edges(index: PlantIndex) -> Iterable[LayoutProblem]:
         elif edge.length is not None and edge.length < geometric - 1e-3:
             yield problem(
                 ("network", "edges", i, "length"),
-                f"length {_m(edge.length)} is shorter than the straight path between its nodes ({geometric:.3f} m)",
+                f"length {_m(edge.length)} is shorter than the drawn path between its nodes ({geometric:.3f} m)",
             )
     for r, rail in enumerate(index.file.network.rails):
         length = polyline_length(rail.path)
@@ -364,10 +392,18 @@ def saddles_fit_bands(index: PlantIndex) -> Iterable[LayoutProblem]:
                             (*path, "pitch"),
                             f"pitch {_m(row.pitch)} is less than the largest outer diameter of the band ({_m(row.od_band.max)}): neighbouring coils would touch",
                         )
-                    if row.cooling_positions != "all":
+                    if row.cooling_positions != "all":  # noqa: SIM102 - one check per branch
                         for k, position in enumerate(row.cooling_positions):
                             if position > row.positions:
                                 yield problem((*path, "cooling_positions", k), f"position {position} does not exist (the row has {row.positions})")
+        elif isinstance(store, schema.IngotStore):
+            for b, bay in enumerate(store.bays):
+                for r, stack_row in enumerate(bay.rows):
+                    if stack_row.pitch < stack_row.stack_length:
+                        yield problem(
+                            ("stores", s, "bays", b, "rows", r, "pitch"),
+                            f"pitch {_m(stack_row.pitch)} is less than the stack length ({_m(stack_row.stack_length)}): stacks would overlap",
+                        )
         elif isinstance(store, schema.HighBayStore):
             cell = store.cell
             if cell.depth < store.width_band.max:
@@ -417,7 +453,7 @@ def crane_loads(index: PlantIndex) -> Iterable[LayoutProblem]:
 
 
 def cranes_cover_bays(index: PlantIndex) -> Iterable[LayoutProblem]:
-    """Every position and handover of a bay is under the runway of a crane serving that bay."""
+    """The centre of every position, and every handover, of a bay is under a runway serving that bay."""
     for s, store in crane_stores(index):
         runways = {r.id: RunwayFrame(r) for r in store.runways}
         reach: dict[str, list[Polygon]] = defaultdict(list)
@@ -431,13 +467,15 @@ def cranes_cover_bays(index: PlantIndex) -> Iterable[LayoutProblem]:
                 if bay.rows:
                     yield problem(path, f"no crane serves bay '{bay.id}'")
                 continue
+            covered = unary_union(reach[bay.id])
             for r, row in enumerate(bay.rows):
                 centres = _row_points(row)
-                if not all(any(area.contains(Point(p)) for area in reach[bay.id]) for p in (centres[0], centres[-1])):
+                line = LineString(centres) if len(centres) > 1 else Point(centres[0])
+                if not covered.contains(line):
                     yield problem((*path, "rows", r), f"row '{row.id}' is not fully under the runway of a crane serving bay '{bay.id}'")
             for h, handover in enumerate(bay.handovers):
                 point = index.node_points.get(handover.node)
-                if point and not any(area.contains(Point(point)) for area in reach[bay.id]):
+                if point and not covered.contains(Point(point)):
                     yield problem((*path, "handovers", h), f"handover node '{handover.node}' is out of reach of the bay's cranes")
 
 
@@ -494,7 +532,7 @@ def stations_reachable(index: PlantIndex) -> Iterable[LayoutProblem]:
         if _served(index, station.handovers, allowed):
             continue
         who = "any vehicle class" if station.served_by is None else f"its classes ({', '.join(allowed)})"
-        yield problem(("stations", i), f"station '{station.id}' cannot be reached by {who} from their homes")
+        yield problem(("stations", i), f"station '{station.id}' cannot be reached (and left) by {who} from their homes")
     every = list(index.classes)
     for s, store in enumerate(index.file.stores):
         handovers: list[tuple[Path, str]]
@@ -508,7 +546,7 @@ def stations_reachable(index: PlantIndex) -> Iterable[LayoutProblem]:
             ]
         for path, node in handovers:
             if node in index.node_points and not _served(index, [node], every):
-                yield problem(path, f"node '{node}' cannot be reached by any vehicle class from their homes")
+                yield problem(path, f"node '{node}' cannot be reached (and left) by any vehicle class from their homes")
 
 
 def _served(index: PlantIndex, nodes: list[str], classes: list[str]) -> bool:
@@ -564,6 +602,9 @@ RULES: tuple[Callable[[PlantIndex], Iterable[LayoutProblem]], ...] = (
 
 def check_plant_file(plant_file: schema.PlantFile) -> list[LayoutProblem]:
     """Every cross-field problem in the file."""
-    index = PlantIndex(plant_file)
+    return check(PlantIndex(plant_file))
+
+
+def check(index: PlantIndex) -> list[LayoutProblem]:
     return [p for rule in RULES for p in rule(index)]
 

@@ -20,7 +20,7 @@ Outline = Annotated[list[Point], Field(min_length=3)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Band(Strict):
@@ -185,8 +185,9 @@ class IOPoint(Strict):
 class HighBayStore(Strict):
     """A rack store: aisles side by side, cells on both sides, one stacker crane per aisle.
 
-    `origin` is the front-left corner of the first aisle's racks; aisles run along `heading_deg` and
-    columns are counted from the front (where the input/output points are).
+    `origin` is the front corner of the first aisle's outer rack; aisles run along `heading_deg` and
+    follow one another to their left (across). Columns are counted from the front, where the
+    input/output points are; side L is the rack on an aisle's left looking along the heading.
     """
 
     kind: Literal["high_bay"]
@@ -294,6 +295,12 @@ class Battery(Strict):
     low_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.25
     full_fraction: Annotated[float, Field(gt=0, le=1)] = 0.9
 
+    @model_validator(mode="after")
+    def _low_below_full(self) -> Battery:
+        if self.low_fraction >= self.full_fraction:
+            raise ValueError(f"low_fraction ({self.low_fraction}) must be below full_fraction ({self.full_fraction})")
+        return self
+
 
 class VehicleClass(Strict):
     id: Identifier
@@ -348,9 +355,7 @@ class PlantInfo(Strict):
 class PlantFile(Strict):
     """A coilyard plant layout file (format 1)."""
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, title="coilyard plant layout"
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, title="coilyard plant layout")
 
     format: Literal[1] = 1
     plant: PlantInfo

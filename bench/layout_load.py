@@ -18,14 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
-from bench.plant_generator import generate_plant, generate_plant_yaml  # noqa: E402
-from layout.build import build_plant  # noqa: E402
-from layout.loader import _parse_document, parse_plant  # noqa: E402
-from layout.rules import PlantIndex, check  # noqa: E402
-from layout.schema import PlantFile  # noqa: E402
+from bench.plant_generator import generate_plant, generate_plant_yaml
+from layout.build import build_plant
+from layout.loader import _parse_document, parse_plant
+from layout.rules import PlantIndex, check
+from layout.schema import PlantFile
 
 GOAL_S = 2.0
 
@@ -53,7 +53,9 @@ def stages(text: str) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--positions", type=int, default=50_000)
     parser.add_argument("--nodes", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=5)

@@ -53,7 +53,12 @@ def generate_plant(positions: int = 50_000, nodes: int = 5_000) -> dict[str, obj
             bays.append(
                 {
                     "id": bay_id,
-                    "outline": [[x0, y0], [x0 + BAY_LENGTH, y0], [x0 + BAY_LENGTH, y0 + BAY_WIDTH], [x0, y0 + BAY_WIDTH]],
+                    "outline": [
+                        [x0, y0],
+                        [x0 + BAY_LENGTH, y0],
+                        [x0 + BAY_LENGTH, y0 + BAY_WIDTH],
+                        [x0, y0 + BAY_WIDTH],
+                    ],
                     "floor_load_limit": 12,
                     "rows": rows,
                     "handovers": [{"id": f"S{s + 1:03d}-{bay_id}-H", "node": f"H-{k}"}],
@@ -80,7 +85,9 @@ def generate_plant(positions: int = 50_000, nodes: int = 5_000) -> dict[str, obj
                     "safe_working_load": 30,
                 }
             )
-        stores.append({"kind": "flat", "id": f"FS{s + 1:03d}", "bays": bays, "runways": runways, "cranes": cranes})
+        stores.append(
+            {"kind": "flat", "id": f"FS{s + 1:03d}", "bays": bays, "runways": runways, "cranes": cranes}
+        )
 
     side = math.ceil(math.sqrt(nodes))
     grid_nodes, edges = [], []
@@ -88,7 +95,9 @@ def generate_plant(positions: int = 50_000, nodes: int = 5_000) -> dict[str, obj
     for i in range(nodes):
         gx, gy = i % side, i // side
         kind = "parking" if i < 20 else "waypoint"
-        grid_nodes.append({"id": f"N{i}", "at": [grid_x0 + gx * GRID_SPACING, gy * GRID_SPACING], "kind": kind})
+        grid_nodes.append(
+            {"id": f"N{i}", "at": [grid_x0 + gx * GRID_SPACING, gy * GRID_SPACING], "kind": kind}
+        )
         if gx > 0:
             edges.append({"from": f"N{i - 1}", "to": f"N{i}"})
         if gy > 0:
@@ -117,7 +126,12 @@ def generate_plant(positions: int = 50_000, nodes: int = 5_000) -> dict[str, obj
         "plant": {
             "id": "generated",
             "name": f"Generated plant ({positions} positions, {nodes} nodes)",
-            "outline": [[grid_x0 - 10, road_y - 10], [width, road_y - 10], [width, height], [grid_x0 - 10, height]],
+            "outline": [
+                [grid_x0 - 10, road_y - 10],
+                [width, road_y - 10],
+                [width, height],
+                [grid_x0 - 10, height],
+            ],
         },
         "stores": stores,
         "stations": [

@@ -75,7 +75,9 @@ def layout_check(files: Annotated[list[Path], typer.Argument(help="Plant layout 
 @layout_app.command("render")
 def layout_render(
     file: LayoutFile,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the plan: .svg, .png or .pdf.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Where to write the plan: .svg, .png or .pdf.")
+    ],
     labels: Annotated[bool, typer.Option(help="Label stores, stations and nodes.")] = True,
 ) -> None:
     """Draw the plant plan: stores, positions, rails, network, stations, zones, legend and scale bar."""
@@ -104,14 +106,31 @@ def layout_stats(file: LayoutFile) -> None:
 
     stats = plant_stats(_load_or_exit(file))
     table = Table(title=f"{stats.plant}: stores")
-    for column in ("store", "kind", "places", "ground", "upper", "cranes", "capacity (coils)", "capacity (t)"):
+    for column in (
+        "store",
+        "kind",
+        "places",
+        "ground",
+        "upper",
+        "cranes",
+        "capacity (coils)",
+        "capacity (t)",
+    ):
         table.add_column(column, justify="left" if column in {"store", "kind"} else "right")
     for s in stats.stores:
         table.add_row(
-            s.id, s.kind, str(s.places), str(s.ground), str(s.upper), str(s.cranes),
-            str(s.capacity_coils), f"{s.capacity_tonnes:,.0f}",
+            s.id,
+            s.kind,
+            str(s.places),
+            str(s.ground),
+            str(s.upper),
+            str(s.cranes),
+            str(s.capacity_coils),
+            f"{s.capacity_tonnes:,.0f}",
         )
-    table.add_row("total", "", "", "", "", "", str(stats.capacity_coils), f"{stats.capacity_tonnes:,.0f}", style="bold")
+    table.add_row(
+        "total", "", "", "", "", "", str(stats.capacity_coils), f"{stats.capacity_tonnes:,.0f}", style="bold"
+    )
     out.print(table)
     out.print(
         f"stations {stats.stations} · network nodes {stats.nodes} (rail stops {stats.rail_stops}) · "

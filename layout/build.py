@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 import networkx as nx
 from shapely import STRtree
@@ -44,7 +45,9 @@ class RoutingNetwork:
 def routing_network(plant_file: schema.PlantFile) -> RoutingNetwork:
     node_points, node_kinds = network_nodes(plant_file.network)
     edges = routing_edges(plant_file.network, node_points, plant_file.safety_zones)
-    return RoutingNetwork(node_points, node_kinds, edges, routing_graphs(plant_file, node_points, node_kinds, edges))
+    return RoutingNetwork(
+        node_points, node_kinds, edges, routing_graphs(plant_file, node_points, node_kinds, edges)
+    )
 
 
 def build_plant(plant_file: schema.PlantFile, network: RoutingNetwork | None = None) -> Plant:
@@ -87,11 +90,18 @@ def saddle_positions(store: schema.FlatStore) -> Iterable[SaddlePosition]:
         for row in bay.rows:
             centres = row_centres(row.origin, row.heading_deg, row.positions, row.pitch)
             cooling = (
-                set(range(1, row.positions + 1)) if row.cooling_positions == "all" else set(row.cooling_positions)
+                set(range(1, row.positions + 1))
+                if row.cooling_positions == "all"
+                else set(row.cooling_positions)
             )
-            ground_ids = [saddle_position_id(store.id, bay.id, row.id, i, Tier.GROUND) for i in range(1, len(centres) + 1)]
+            ground_ids = [
+                saddle_position_id(store.id, bay.id, row.id, i, Tier.GROUND)
+                for i in range(1, len(centres) + 1)
+            ]
             for i, (x, y) in enumerate(centres, start=1):
-                yield SaddlePosition(ground_ids[i - 1], store.id, bay.id, row, i, Tier.GROUND, x, y, None, i in cooling)
+                yield SaddlePosition(
+                    ground_ids[i - 1], store.id, bay.id, row, i, Tier.GROUND, x, y, None, i in cooling
+                )
             if row.tiers == 2:
                 for i in range(1, row.positions):
                     (x0, y0), (x1, y1) = centres[i - 1], centres[i]
@@ -112,7 +122,9 @@ def saddle_positions(store: schema.FlatStore) -> Iterable[SaddlePosition]:
 def stack_positions(store: schema.IngotStore) -> Iterable[StackPosition]:
     for bay in store.bays:
         for row in bay.rows:
-            for i, (x, y) in enumerate(row_centres(row.origin, row.heading_deg, row.positions, row.pitch), start=1):
+            for i, (x, y) in enumerate(
+                row_centres(row.origin, row.heading_deg, row.positions, row.pitch), start=1
+            ):
                 yield StackPosition(f"{store.id}-{bay.id}-{row.id}-S{i:02d}", store.id, bay.id, row, i, x, y)
 
 
@@ -181,12 +193,8 @@ def rail_segments(rail: schema.Rail) -> Iterable[tuple[schema.RailStop, schema.R
     """Consecutive stops along a rail with the piece of track between them."""
     stops = sorted(rail.stops, key=lambda s: s.at)
     track = LineString(rail.path)
-    for a, b in zip(stops, stops[1:], strict=False):
-        inner = [
-            (x, y)
-            for x, y in rail.path
-            if a.at < track.project(Point(x, y)) < b.at
-        ]
+    for a, b in pairwise(stops):
+        inner = [(x, y) for x, y in rail.path if a.at < track.project(Point(x, y)) < b.at]
         yield a, b, (point_along(rail.path, a.at), *inner, point_along(rail.path, b.at))
 
 
@@ -248,7 +256,9 @@ def routing_graphs(
             graph.add_nodes_from((s, _node_attrs(s, node_points, node_kinds)) for s in stops)
             chosen = [e for e in edges if e.rail == vclass.rail]
         else:
-            graph.add_nodes_from((n.id, _node_attrs(n.id, node_points, node_kinds)) for n in plant_file.network.nodes)
+            graph.add_nodes_from(
+                (n.id, _node_attrs(n.id, node_points, node_kinds)) for n in plant_file.network.nodes
+            )
             chosen = [
                 e
                 for e in edges
@@ -259,8 +269,13 @@ def routing_graphs(
         for e in chosen:
             top = min(speed, e.speed_limit) if e.speed_limit else speed
             graph.add_edge(
-                e.source, e.target, length=e.length, speed_limit=e.speed_limit, time=e.length / top,
-                zones=e.zones, edge=e,
+                e.source,
+                e.target,
+                length=e.length,
+                speed_limit=e.speed_limit,
+                time=e.length / top,
+                zones=e.zones,
+                edge=e,
             )
         graphs[vclass.id] = graph
     return graphs
@@ -302,4 +317,3 @@ def vehicles(
         for i in range(entry.count):
             home = homes[i % len(homes)] if homes else ""
             yield Vehicle(f"{prefix}-{i + 1:02d}", vclass, home)
-

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 
 from shapely.geometry import LineString, Polygon
 
@@ -33,7 +34,12 @@ def frame_rectangle(
 ) -> Polygon:
     corners = [
         frame_point(origin, heading_deg, a, c)
-        for a, c in ((along[0], across[0]), (along[1], across[0]), (along[1], across[1]), (along[0], across[1]))
+        for a, c in (
+            (along[0], across[0]),
+            (along[1], across[0]),
+            (along[1], across[1]),
+            (along[0], across[1]),
+        )
     ]
     return Polygon(corners)
 
@@ -54,7 +60,9 @@ def saddle_footprint(row: schema.SaddleRow, index: int) -> Polygon:
     """Floor taken by ground position `index` (1-based) of a saddle row."""
     centre = (index - 1) * row.pitch
     half = row.saddle_length / 2
-    return frame_rectangle(row.origin, row.heading_deg, (centre - row.pitch / 2, centre + row.pitch / 2), (-half, half))
+    return frame_rectangle(
+        row.origin, row.heading_deg, (centre - row.pitch / 2, centre + row.pitch / 2), (-half, half)
+    )
 
 
 def stack_row_footprint(row: schema.StackRow) -> Polygon:
@@ -81,7 +89,7 @@ def aisle_centre_across(store: schema.HighBayStore, aisle: int) -> float:
 
 
 def polyline_length(points: Sequence[XY]) -> float:
-    return sum(math.dist(a, b) for a, b in zip(points, points[1:], strict=False))
+    return sum(math.dist(a, b) for a, b in pairwise(points))
 
 
 def point_along(path: Sequence[XY], distance: float) -> XY:

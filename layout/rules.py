@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import pairwise
 
 import networkx as nx
 from shapely import STRtree
@@ -73,7 +74,8 @@ class PlantIndex:
         starts: dict[str, set[str]] = defaultdict(set)
         for entry in self.file.fleet:
             graph = self.graphs.get(entry.vehicle_class)
-            starts[entry.vehicle_class].update(home_candidates(entry, graph, self.node_kinds))
+            homes = home_candidates(entry, graph, self.node_kinds)
+            starts[entry.vehicle_class].update(homes[: entry.count])
         return starts
 
     def reachable_by(self, vehicle_class: str) -> set[str]:
@@ -117,6 +119,15 @@ def _t(value: float) -> str:
     return f"{value:g} t"
 
 
+def bays_of(store: CraneStore) -> list[schema.FlatBay | schema.IngotBay]:
+    """A crane store's bays, typed as either kind (the two stores differ only in their rows)."""
+    return [*store.bays]
+
+
+def rows_of(bay: schema.FlatBay | schema.IngotBay) -> list[schema.SaddleRow | schema.StackRow]:
+    return [*bay.rows]
+
+
 def crane_stores(index: PlantIndex) -> Iterator[tuple[int, CraneStore]]:
     for s, store in enumerate(index.file.stores):
         if isinstance(store, schema.FlatStore | schema.IngotStore):
@@ -142,21 +153,27 @@ def unique_ids(index: PlantIndex) -> Iterable[LayoutProblem]:
             for k, stop in enumerate(rail.stops)
         ],
         # Cranes are dispatched by id, so they are unique across the plant.
-        [(c.id, ("stores", s, "cranes", k, "id")) for s, st in crane_stores(index) for k, c in enumerate(st.cranes)],
+        [
+            (c.id, ("stores", s, "cranes", k, "id"))
+            for s, st in crane_stores(index)
+            for k, c in enumerate(st.cranes)
+        ],
         [
             (h.id, ("stores", s, "bays", b, "handovers", k, "id"))
             for s, st in crane_stores(index)
-            for b, bay in enumerate(st.bays)
+            for b, bay in enumerate(bays_of(st))
             for k, h in enumerate(bay.handovers)
         ],
     ]
     for s, store in enumerate(f.stores):
         if isinstance(store, schema.HighBayStore):
             continue
-        groups.append([(b.id, ("stores", s, "bays", i, "id")) for i, b in enumerate(store.bays)])
+        groups.append([(b.id, ("stores", s, "bays", i, "id")) for i, b in enumerate(bays_of(store))])
         groups.append([(r.id, ("stores", s, "runways", i, "id")) for i, r in enumerate(store.runways)])
-        for b, bay in enumerate(store.bays):
-            groups.append([(r.id, ("stores", s, "bays", b, "rows", i, "id")) for i, r in enumerate(bay.rows)])
+        for b, bay in enumerate(bays_of(store)):
+            groups.append(
+                [(r.id, ("stores", s, "bays", b, "rows", i, "id")) for i, r in enumerate(rows_of(bay))]
+            )
     for group in groups:
         first: dict[str, Path] = {}
         for ident, path in group:
@@ -170,7 +187,9 @@ def unique_ids(index: PlantIndex) -> Iterable[LayoutProblem]:
         for n in range(1, entry.count + 1):
             vid = f"{prefix}-{n:02d}"
             if vid in vehicle_ids:
-                yield problem(("fleet", i, "prefix"), f"vehicle id '{vid}' is also made by {_fmt(vehicle_ids[vid])}")
+                yield problem(
+                    ("fleet", i, "prefix"), f"vehicle id '{vid}' is also made by {_fmt(vehicle_ids[vid])}"
+                )
                 break
             vehicle_ids[vid] = ("fleet", i)
 
@@ -195,27 +214,39 @@ def known_references(index: PlantIndex) -> Iterable[LayoutProblem]:
             if vclass is None:
                 yield problem(("network", "edges", i, "classes", k), f"unknown vehicle class '{cid}'")
             elif vclass.kind == "rgv":
-                yield problem(("network", "edges", i, "classes", k), f"'{cid}' is an RGV class; RGVs run on rails only")
+                yield problem(
+                    ("network", "edges", i, "classes", k), f"'{cid}' is an RGV class; RGVs run on rails only"
+                )
     for s, store in crane_stores(index):
         runways = {r.id for r in store.runways}
         bays = {b.id for b in store.bays}
         for c, crane in enumerate(store.cranes):
             if crane.runway not in runways:
-                yield problem(("stores", s, "cranes", c, "runway"), f"unknown runway '{crane.runway}' in store '{store.id}'")
-            for k, bay in enumerate(crane.bays):
-                if bay not in bays:
-                    yield problem(("stores", s, "cranes", c, "bays", k), f"unknown bay '{bay}' in store '{store.id}'")
-        for b, bay_spec in enumerate(store.bays):
+                yield problem(
+                    ("stores", s, "cranes", c, "runway"),
+                    f"unknown runway '{crane.runway}' in store '{store.id}'",
+                )
+            for k, bay_id in enumerate(crane.bays):
+                if bay_id not in bays:
+                    yield problem(
+                        ("stores", s, "cranes", c, "bays", k), f"unknown bay '{bay_id}' in store '{store.id}'"
+                    )
+        for b, bay_spec in enumerate(bays_of(store)):
             for h, handover in enumerate(bay_spec.handovers):
                 if handover.node not in nodes:
-                    yield problem(("stores", s, "bays", b, "handovers", h, "node"), f"unknown node '{handover.node}'")
-    for s, store in enumerate(f.stores):
-        if isinstance(store, schema.HighBayStore):
-            for k, io in enumerate(store.io_points):
+                    yield problem(
+                        ("stores", s, "bays", b, "handovers", h, "node"), f"unknown node '{handover.node}'"
+                    )
+    for s, any_store in enumerate(f.stores):
+        if isinstance(any_store, schema.HighBayStore):
+            for k, io in enumerate(any_store.io_points):
                 if io.node not in nodes:
                     yield problem(("stores", s, "io_points", k, "node"), f"unknown node '{io.node}'")
-                if io.aisle > store.aisles:
-                    yield problem(("stores", s, "io_points", k, "aisle"), f"aisle {io.aisle} does not exist (the store has {store.aisles})")
+                if io.aisle > any_store.aisles:
+                    yield problem(
+                        ("stores", s, "io_points", k, "aisle"),
+                        f"aisle {io.aisle} does not exist (the store has {any_store.aisles})",
+                    )
     for i, station in enumerate(f.stations):
         for k, node in enumerate(station.handovers):
             if node not in nodes:
@@ -236,7 +267,10 @@ def known_references(index: PlantIndex) -> Iterable[LayoutProblem]:
             if home not in nodes:
                 yield problem(("fleet", i, "homes", k), f"unknown node '{home}'")
             elif graph is not None and home not in graph:
-                yield problem(("fleet", i, "homes", k), f"node '{home}' is not on the network of class '{entry_class.id}'")
+                yield problem(
+                    ("fleet", i, "homes", k),
+                    f"node '{home}' is not on the network of class '{entry_class.id}'",
+                )
 
 
 # ---------------------------------------------------------------------------------------------- geometry
@@ -247,7 +281,9 @@ def valid_outlines(index: PlantIndex) -> Iterable[LayoutProblem]:
     f = index.file
     outlines: list[tuple[Path, list[tuple[float, float]]]] = [(("plant", "outline"), f.plant.outline)]
     for s, store in crane_stores(index):
-        outlines += [(("stores", s, "bays", b, "outline"), bay.outline) for b, bay in enumerate(store.bays)]
+        outlines += [
+            (("stores", s, "bays", b, "outline"), bay.outline) for b, bay in enumerate(bays_of(store))
+        ]
     outlines += [(("stations", i, "outline"), st.outline) for i, st in enumerate(f.stations) if st.outline]
     outlines += [(("safety_zones", i, "outline"), z.outline) for i, z in enumerate(f.safety_zones)]
     for path, outline in outlines:
@@ -269,7 +305,9 @@ def store_footprints(index: PlantIndex) -> list[tuple[Path, Polygon]]:
         if isinstance(store, schema.HighBayStore):
             footprints.append((("stores", s), high_bay_footprint(store)))
         else:
-            footprints += [(("stores", s, "bays", b), _polygon(bay.outline)) for b, bay in enumerate(store.bays)]
+            footprints += [
+                (("stores", s, "bays", b), _polygon(bay.outline)) for b, bay in enumerate(bays_of(store))
+            ]
     return footprints
 
 
@@ -278,8 +316,8 @@ def no_overlaps(index: PlantIndex) -> Iterable[LayoutProblem]:
     footprints = store_footprints(index)
     tree = STRtree([fp for _, fp in footprints])
     for i, (path, polygon) in enumerate(footprints):
-        for j in tree.query(polygon, predicate="intersects"):
-            j = int(j)
+        for hit in tree.query(polygon, predicate="intersects"):
+            j = int(hit)
             if j <= i:
                 continue
             overlap = polygon.intersection(footprints[j][1]).area
@@ -295,43 +333,59 @@ def inside_plant(index: PlantIndex) -> Iterable[LayoutProblem]:
             yield problem(path, "lies (partly) outside the plant outline")
     for i, node in enumerate(index.file.network.nodes):
         if not outline.contains(Point(node.at)):
-            yield problem(("network", "nodes", i, "at"), f"node '{node.id}' at {node.at} is outside the plant outline")
+            yield problem(
+                ("network", "nodes", i, "at"), f"node '{node.id}' at {node.at} is outside the plant outline"
+            )
     for i, station in enumerate(index.file.stations):
         if station.outline and not outline.contains(_polygon(station.outline)):
             yield problem(("stations", i, "outline"), "lies (partly) outside the plant outline")
     for r, rail in enumerate(index.file.network.rails):
         if not outline.contains(LineString(rail.path)):
-            yield problem(("network", "rails", r, "path"), f"rail '{rail.id}' runs (partly) outside the plant outline")
+            yield problem(
+                ("network", "rails", r, "path"), f"rail '{rail.id}' runs (partly) outside the plant outline"
+            )
 
 
 def positions_inside_bays(index: PlantIndex) -> Iterable[LayoutProblem]:
     """Every saddle and stack position and every handover lies within its bay; rows of a bay do not overlap."""
     for s, store in crane_stores(index):
-        for b, bay in enumerate(store.bays):
+        for b, bay in enumerate(bays_of(store)):
             outline = _polygon(bay.outline).buffer(TOLERANCE)
             rows: list[Polygon] = []
-            for r, row in enumerate(bay.rows):
+            for r, row in enumerate(rows_of(bay)):
                 path: Path = ("stores", s, "bays", b, "rows", r)
                 footprint = (
-                    saddle_row_footprint(row) if isinstance(row, schema.SaddleRow) else stack_row_footprint(row)
+                    saddle_row_footprint(row)
+                    if isinstance(row, schema.SaddleRow)
+                    else stack_row_footprint(row)
                 )
                 rows.append(footprint)
                 if outline.contains(footprint):
                     continue
                 if isinstance(row, schema.SaddleRow):
-                    outside = [i for i in range(1, row.positions + 1) if not outline.contains(saddle_footprint(row, i))]
+                    outside = [
+                        i
+                        for i in range(1, row.positions + 1)
+                        if not outline.contains(saddle_footprint(row, i))
+                    ]
                     shown = ", ".join(f"P{i:02d}" for i in outside[:5]) + (" ..." if len(outside) > 5 else "")
-                    yield problem(path, f"{len(outside)} position(s) of row '{row.id}' lie outside bay '{bay.id}': {shown}")
+                    yield problem(
+                        path,
+                        f"{len(outside)} position(s) of row '{row.id}' lie outside bay '{bay.id}': {shown}",
+                    )
                 else:
                     yield problem(path, f"stack positions of row '{row.id}' lie outside bay '{bay.id}'")
             for h, handover in enumerate(bay.handovers):
                 point = index.node_points.get(handover.node)
                 if point is not None and not outline.contains(Point(point)):
-                    yield problem(("stores", s, "bays", b, "handovers", h, "node"), f"node '{handover.node}' at {point} is not inside bay '{bay.id}'")
+                    yield problem(
+                        ("stores", s, "bays", b, "handovers", h, "node"),
+                        f"node '{handover.node}' at {point} is not inside bay '{bay.id}'",
+                    )
             tree = STRtree(rows)
             for i, footprint in enumerate(rows):
-                for j in tree.query(footprint, predicate="intersects"):
-                    j = int(j)
+                for hit in tree.query(footprint, predicate="intersects"):
+                    j = int(hit)
                     if j > i and footprint.intersection(rows[j]).area > AREA_TOLERANCE:
                         yield problem(("stores", s, "bays", b, "rows", j), f"overlaps row '{bay.rows[i].id}'")
 
@@ -344,7 +398,10 @@ def rails_and_edges(index: PlantIndex) -> Iterable[LayoutProblem]:
         directions = [(edge.source, edge.target)] + ([(edge.target, edge.source)] if edge.two_way else [])
         for pair in directions:
             if pair in seen:
-                yield problem(("network", "edges", i), f"a second edge from '{pair[0]}' to '{pair[1]}' (the first is network.edges[{seen[pair]}])")
+                yield problem(
+                    ("network", "edges", i),
+                    f"a second edge from '{pair[0]}' to '{pair[1]}' (the first is network.edges[{seen[pair]}])",
+                )
                 break
         for pair in directions:
             seen.setdefault(pair, i)
@@ -355,7 +412,9 @@ def rails_and_edges(index: PlantIndex) -> Iterable[LayoutProblem]:
             continue
         geometric = polyline_length([nodes[edge.source], *edge.via, nodes[edge.target]])
         if geometric <= TOLERANCE and edge.length is None:
-            yield problem(("network", "edges", i), f"nodes '{edge.source}' and '{edge.target}' are at the same place")
+            yield problem(
+                ("network", "edges", i), f"nodes '{edge.source}' and '{edge.target}' are at the same place"
+            )
         elif edge.length is not None and edge.length < geometric - 1e-3:
             yield problem(
                 ("network", "edges", i, "length"),
@@ -366,10 +425,16 @@ def rails_and_edges(index: PlantIndex) -> Iterable[LayoutProblem]:
         stops = sorted(enumerate(rail.stops), key=lambda item: item[1].at)
         for k, stop in stops:
             if stop.at > length + TOLERANCE:
-                yield problem(("network", "rails", r, "stops", k, "at"), f"{_m(stop.at)} is beyond the end of the rail ({length:.2f} m)")
-        for (_, a), (k, b) in zip(stops, stops[1:], strict=False):
+                yield problem(
+                    ("network", "rails", r, "stops", k, "at"),
+                    f"{_m(stop.at)} is beyond the end of the rail ({length:.2f} m)",
+                )
+        for (_, a), (k, b) in pairwise(stops):
             if b.at - a.at <= TOLERANCE:
-                yield problem(("network", "rails", r, "stops", k, "at"), f"stop '{b.id}' is at the same place as '{a.id}'")
+                yield problem(
+                    ("network", "rails", r, "stops", k, "at"),
+                    f"stop '{b.id}' is at the same place as '{a.id}'",
+                )
 
 
 # ---------------------------------------------------------------------------------------------- coils, loads, cranes
@@ -392,13 +457,16 @@ def saddles_fit_bands(index: PlantIndex) -> Iterable[LayoutProblem]:
                             (*path, "pitch"),
                             f"pitch {_m(row.pitch)} is less than the largest outer diameter of the band ({_m(row.od_band.max)}): neighbouring coils would touch",
                         )
-                    if row.cooling_positions != "all":  # noqa: SIM102 - one check per branch
+                    if row.cooling_positions != "all":
                         for k, position in enumerate(row.cooling_positions):
                             if position > row.positions:
-                                yield problem((*path, "cooling_positions", k), f"position {position} does not exist (the row has {row.positions})")
+                                yield problem(
+                                    (*path, "cooling_positions", k),
+                                    f"position {position} does not exist (the row has {row.positions})",
+                                )
         elif isinstance(store, schema.IngotStore):
-            for b, bay in enumerate(store.bays):
-                for r, stack_row in enumerate(bay.rows):
+            for b, ingot_bay in enumerate(store.bays):
+                for r, stack_row in enumerate(ingot_bay.rows):
                     if stack_row.pitch < stack_row.stack_length:
                         yield problem(
                             ("stores", s, "bays", b, "rows", r, "pitch"),
@@ -407,18 +475,24 @@ def saddles_fit_bands(index: PlantIndex) -> Iterable[LayoutProblem]:
         elif isinstance(store, schema.HighBayStore):
             cell = store.cell
             if cell.depth < store.width_band.max:
-                yield problem(("stores", s, "cell", "depth"), f"cell depth {_m(cell.depth)} is less than the widest coil ({_m(store.width_band.max)})")
+                yield problem(
+                    ("stores", s, "cell", "depth"),
+                    f"cell depth {_m(cell.depth)} is less than the widest coil ({_m(store.width_band.max)})",
+                )
             for dim in ("width", "height"):
                 size = getattr(cell, dim)
                 if size < store.od_band.max:
-                    yield problem(("stores", s, "cell", dim), f"cell {dim} {_m(size)} is less than the largest outer diameter ({_m(store.od_band.max)})")
+                    yield problem(
+                        ("stores", s, "cell", dim),
+                        f"cell {dim} {_m(size)} is less than the largest outer diameter ({_m(store.od_band.max)})",
+                    )
 
 
 def floor_loads(index: PlantIndex) -> Iterable[LayoutProblem]:
     """The heaviest stack a row allows must not load the floor beyond the bay's limit (t/m²)."""
     for s, store in crane_stores(index):
-        for b, bay in enumerate(store.bays):
-            for r, row in enumerate(bay.rows):
+        for b, bay in enumerate(bays_of(store)):
+            for r, row in enumerate(rows_of(bay)):
                 if isinstance(row, schema.SaddleRow):
                     # A ground coil carries half of each of the two upper coils beside it.
                     weight = row.max_coil_weight * row.tiers
@@ -437,7 +511,9 @@ def crane_loads(index: PlantIndex) -> Iterable[LayoutProblem]:
     """A crane lifts the heaviest coil any row of its bays allows."""
     for s, store in enumerate(index.file.stores):
         if isinstance(store, schema.FlatStore):
-            heaviest = {bay.id: max((row.max_coil_weight for row in bay.rows), default=0.0) for bay in store.bays}
+            heaviest = {
+                bay.id: max((row.max_coil_weight for row in bay.rows), default=0.0) for bay in store.bays
+            }
             for c, crane in enumerate(store.cranes):
                 need = max((heaviest.get(b, 0.0) for b in crane.bays), default=0.0)
                 if crane.safe_working_load < need:
@@ -445,7 +521,9 @@ def crane_loads(index: PlantIndex) -> Iterable[LayoutProblem]:
                         ("stores", s, "cranes", c, "safe_working_load"),
                         f"{_t(crane.safe_working_load)} is below the heaviest coil its bays allow ({_t(need)})",
                     )
-        elif isinstance(store, schema.HighBayStore) and store.stacker.safe_working_load < store.cell_load_limit:
+        elif (
+            isinstance(store, schema.HighBayStore) and store.stacker.safe_working_load < store.cell_load_limit
+        ):
             yield problem(
                 ("stores", s, "stacker", "safe_working_load"),
                 f"{_t(store.stacker.safe_working_load)} is below the cell load limit ({_t(store.cell_load_limit)})",
@@ -459,24 +537,30 @@ def cranes_cover_bays(index: PlantIndex) -> Iterable[LayoutProblem]:
         reach: dict[str, list[Polygon]] = defaultdict(list)
         for crane in store.cranes:
             if crane.runway in runways:
-                for bay in crane.bays:
-                    reach[bay].append(runways[crane.runway].reach().buffer(TOLERANCE))
-        for b, bay in enumerate(store.bays):
+                for bay_id in crane.bays:
+                    reach[bay_id].append(runways[crane.runway].reach().buffer(TOLERANCE))
+        for b, bay in enumerate(bays_of(store)):
             path: Path = ("stores", s, "bays", b)
             if not reach[bay.id]:
                 if bay.rows:
                     yield problem(path, f"no crane serves bay '{bay.id}'")
                 continue
             covered = unary_union(reach[bay.id])
-            for r, row in enumerate(bay.rows):
+            for r, row in enumerate(rows_of(bay)):
                 centres = _row_points(row)
                 line = LineString(centres) if len(centres) > 1 else Point(centres[0])
                 if not covered.contains(line):
-                    yield problem((*path, "rows", r), f"row '{row.id}' is not fully under the runway of a crane serving bay '{bay.id}'")
+                    yield problem(
+                        (*path, "rows", r),
+                        f"row '{row.id}' is not fully under the runway of a crane serving bay '{bay.id}'",
+                    )
             for h, handover in enumerate(bay.handovers):
                 point = index.node_points.get(handover.node)
                 if point and not covered.contains(Point(point)):
-                    yield problem((*path, "handovers", h), f"handover node '{handover.node}' is out of reach of the bay's cranes")
+                    yield problem(
+                        (*path, "handovers", h),
+                        f"handover node '{handover.node}' is out of reach of the bay's cranes",
+                    )
 
 
 def _row_points(row: schema.SaddleRow | schema.StackRow) -> list[tuple[float, float]]:
@@ -489,7 +573,9 @@ def runways_hold_cranes(index: PlantIndex) -> Iterable[LayoutProblem]:
         for runway in store.runways:
             length = RunwayFrame(runway).length
             if length <= TOLERANCE:
-                yield problem(("stores", s, "runways", store.runways.index(runway), "end"), "runway has no length")
+                yield problem(
+                    ("stores", s, "runways", store.runways.index(runway), "end"), "runway has no length"
+                )
                 continue
             on_runway = sorted(
                 ((c, crane) for c, crane in enumerate(store.cranes) if crane.runway == runway.id),
@@ -497,8 +583,11 @@ def runways_hold_cranes(index: PlantIndex) -> Iterable[LayoutProblem]:
             )
             for c, crane in on_runway:
                 if crane.home > length + TOLERANCE:
-                    yield problem(("stores", s, "cranes", c, "home"), f"{_m(crane.home)} is beyond the runway's end ({length:.2f} m)")
-            for (_, a), (c, b) in zip(on_runway, on_runway[1:], strict=False):
+                    yield problem(
+                        ("stores", s, "cranes", c, "home"),
+                        f"{_m(crane.home)} is beyond the runway's end ({length:.2f} m)",
+                    )
+            for (_, a), (c, b) in pairwise(on_runway):
                 if b.home - a.home < runway.min_crane_distance - TOLERANCE:
                     yield problem(
                         ("stores", s, "cranes", c, "home"),
@@ -513,11 +602,16 @@ def io_points_per_aisle(index: PlantIndex) -> Iterable[LayoutProblem]:
             seen: dict[int, int] = {}
             for k, io in enumerate(store.io_points):
                 if io.aisle in seen:
-                    yield problem(("stores", s, "io_points", k, "aisle"), f"aisle {io.aisle} already has an I/O point (io_points[{seen[io.aisle]}])")
+                    yield problem(
+                        ("stores", s, "io_points", k, "aisle"),
+                        f"aisle {io.aisle} already has an I/O point (io_points[{seen[io.aisle]}])",
+                    )
                 seen.setdefault(io.aisle, k)
             missing = [a for a in range(1, store.aisles + 1) if a not in seen]
             if missing:
-                yield problem(("stores", s, "io_points"), f"aisle(s) {', '.join(map(str, missing))} have no I/O point")
+                yield problem(
+                    ("stores", s, "io_points"), f"aisle(s) {', '.join(map(str, missing))} have no I/O point"
+                )
 
 
 # ---------------------------------------------------------------------------------------------- reachability
@@ -532,7 +626,9 @@ def stations_reachable(index: PlantIndex) -> Iterable[LayoutProblem]:
         if _served(index, station.handovers, allowed):
             continue
         who = "any vehicle class" if station.served_by is None else f"its classes ({', '.join(allowed)})"
-        yield problem(("stations", i), f"station '{station.id}' cannot be reached (and left) by {who} from their homes")
+        yield problem(
+            ("stations", i), f"station '{station.id}' cannot be reached (and left) by {who} from their homes"
+        )
     every = list(index.classes)
     for s, store in enumerate(index.file.stores):
         handovers: list[tuple[Path, str]]
@@ -541,18 +637,18 @@ def stations_reachable(index: PlantIndex) -> Iterable[LayoutProblem]:
         else:
             handovers = [
                 (("stores", s, "bays", b, "handovers", h), ho.node)
-                for b, bay in enumerate(store.bays)
+                for b, bay in enumerate(bays_of(store))
                 for h, ho in enumerate(bay.handovers)
             ]
         for path, node in handovers:
             if node in index.node_points and not _served(index, [node], every):
-                yield problem(path, f"node '{node}' cannot be reached (and left) by any vehicle class from their homes")
+                yield problem(
+                    path, f"node '{node}' cannot be reached (and left) by any vehicle class from their homes"
+                )
 
 
 def _served(index: PlantIndex, nodes: list[str], classes: list[str]) -> bool:
-    return any(
-        node in index.reachable_by(cid) for cid in classes if cid in index.graphs for node in nodes
-    )
+    return any(node in index.reachable_by(cid) for cid in classes if cid in index.graphs for node in nodes)
 
 
 def fleet_fits_homes(index: PlantIndex) -> Iterable[LayoutProblem]:
@@ -564,7 +660,9 @@ def fleet_fits_homes(index: PlantIndex) -> Iterable[LayoutProblem]:
         homes = home_candidates(entry, index.graphs.get(entry.vehicle_class), index.node_kinds)
         if len(set(homes)) < entry.count:
             source = "homes listed" if entry.homes is not None else "parking nodes on its network"
-            yield problem(("fleet", i, "count"), f"{entry.count} vehicles but only {len(set(homes))} {source}")
+            yield problem(
+                ("fleet", i, "count"), f"{entry.count} vehicles but only {len(set(homes))} {source}"
+            )
         for home in homes[: entry.count]:
             if home in used and used[home] != f"fleet[{i}]":
                 yield problem(("fleet", i), f"home '{home}' is also a home of {used[home]}")
@@ -607,4 +705,3 @@ def check_plant_file(plant_file: schema.PlantFile) -> list[LayoutProblem]:
 
 def check(index: PlantIndex) -> list[LayoutProblem]:
     return [p for rule in RULES for p in rule(index)]
-

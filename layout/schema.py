@@ -20,7 +20,8 @@ Outline = Annotated[list[Point], Field(min_length=3)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity pass `gt=0`-style checks and then poison geometry: refuse them at the edge.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Band(Strict):
@@ -298,7 +299,9 @@ class Battery(Strict):
     @model_validator(mode="after")
     def _low_below_full(self) -> Battery:
         if self.low_fraction >= self.full_fraction:
-            raise ValueError(f"low_fraction ({self.low_fraction}) must be below full_fraction ({self.full_fraction})")
+            raise ValueError(
+                f"low_fraction ({self.low_fraction}) must be below full_fraction ({self.full_fraction})"
+            )
         return self
 
 
@@ -336,13 +339,20 @@ class FleetEntry(Strict):
 # ---------------------------------------------------------------------------------------------- plant
 
 
+ZoneTarget = Literal["vehicles", "loaded_cranes"]
+
+
+def _everything_a_zone_closes() -> list[ZoneTarget]:
+    return ["vehicles", "loaded_cranes"]
+
+
 class SafetyZone(Strict):
+    """An area that, while active, is closed to the vehicles and/or loaded cranes it `applies_to`."""
+
     id: Identifier
     outline: Outline
     active: bool = False
-    applies_to: list[Literal["vehicles", "loaded_cranes"]] = Field(
-        default_factory=lambda: ["vehicles", "loaded_cranes"]
-    )
+    applies_to: list[ZoneTarget] = Field(default_factory=_everything_a_zone_closes)
 
 
 class PlantInfo(Strict):
@@ -355,7 +365,7 @@ class PlantInfo(Strict):
 class PlantFile(Strict):
     """A coilyard plant layout file (format 1)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="coilyard plant layout")
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, title="coilyard plant layout")
 
     format: Literal[1] = 1
     plant: PlantInfo

@@ -48,22 +48,36 @@ def plant_stats(plant: Plant) -> PlantStats:
             ground = sum(1 for p in positions if p.tier is Tier.GROUND)
             stores.append(
                 StoreStats(
-                    store.id, "flat", len(positions), ground, len(positions) - ground, len(positions),
-                    sum(p.row.max_coil_weight for p in positions), len(store.cranes),
+                    store.id,
+                    "flat",
+                    len(positions),
+                    ground,
+                    len(positions) - ground,
+                    len(positions),
+                    sum(p.row.max_coil_weight for p in positions),
+                    len(store.cranes),
                 )
             )
         elif isinstance(store, schema.IngotStore):
             stacks = [p for p in plant.stack_positions.values() if p.store == store.id]
             stores.append(
                 StoreStats(
-                    store.id, "ingot", len(stacks), len(stacks), 0, 0,
-                    sum(p.row.max_weight for p in stacks), len(store.cranes),
+                    store.id,
+                    "ingot",
+                    len(stacks),
+                    len(stacks),
+                    0,
+                    0,
+                    sum(p.row.max_weight for p in stacks),
+                    len(store.cranes),
                 )
             )
         else:
             cells = sum(1 for c in plant.rack_cells.values() if c.store == store.id)
             stores.append(
-                StoreStats(store.id, "high_bay", cells, 0, 0, cells, cells * store.cell_load_limit, store.aisles)
+                StoreStats(
+                    store.id, "high_bay", cells, 0, 0, cells, cells * store.cell_load_limit, store.aisles
+                )
             )
     vehicles = Counter(v.vehicle_class.id for v in plant.vehicles.values())
     rail_stops = sum(len(r.stops) for r in plant.file.network.rails)

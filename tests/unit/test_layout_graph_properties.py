@@ -8,6 +8,7 @@ the same file, not against the code under test.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from typing import Any
 
 import networkx as nx
@@ -27,7 +28,11 @@ SIZE = 200.0
 @st.composite
 def plant_files(draw: st.DrawFn) -> dict[str, Any]:
     count = draw(st.integers(min_value=2, max_value=25))
-    cells = draw(st.lists(st.tuples(st.integers(0, 39), st.integers(0, 39)), min_size=count, max_size=count, unique=True))
+    cells = draw(
+        st.lists(
+            st.tuples(st.integers(0, 39), st.integers(0, 39)), min_size=count, max_size=count, unique=True
+        )
+    )
     nodes = [{"id": f"N{i}", "at": [5.0 + x * 4.5, 5.0 + y * 4.5]} for i, (x, y) in enumerate(cells)]
     pairs = draw(
         st.lists(
@@ -50,10 +55,16 @@ def plant_files(draw: st.DrawFn) -> dict[str, Any]:
     for edge in edges:
         if edge.pop("length", None) is not None:
             stretch = edge.pop("stretch")
-            points = [nodes[int(edge["from"][1:])]["at"], *edge.get("via", []), nodes[int(edge["to"][1:])]["at"]]
+            points = [
+                nodes[int(edge["from"][1:])]["at"],
+                *edge.get("via", []),
+                nodes[int(edge["to"][1:])]["at"],
+            ]
             edge["length"] = _polyline(points) * stretch + 0.01
     rail_path = [[2.0, 195.0], [100.0, 195.0], [100.0, 150.0]]
-    stops_at = sorted(draw(st.lists(st.floats(0, 143), min_size=2, max_size=6, unique_by=lambda v: round(v, 1))))
+    stops_at = sorted(
+        draw(st.lists(st.floats(0, 143), min_size=2, max_size=6, unique_by=lambda v: round(v, 1)))
+    )
     stops_at = [a for i, a in enumerate(stops_at) if i == 0 or a - stops_at[i - 1] > 0.5]
     if len(stops_at) < 2:
         stops_at = [0.0, 143.0]
@@ -90,7 +101,7 @@ def _agv(cid: str) -> dict[str, Any]:
 
 
 def _polyline(points: list[list[float]]) -> float:
-    return sum(math.dist(a, b) for a, b in zip(points, points[1:], strict=False))
+    return sum(math.dist(a, b) for a, b in pairwise(points))
 
 
 def _build(raw: dict[str, Any]) -> Plant:
@@ -121,7 +132,8 @@ def test_each_class_graph_has_exactly_the_edges_open_to_it(raw: dict[str, Any]) 
     for cid in CLASSES:
         assert set(plant.graph(cid).edges) == _allowed(raw, cid)
         assert set(plant.graph(cid).nodes) == {n["id"] for n in raw["network"]["nodes"]}
-    assert all(edge.rail == "RL" for _, _, edge in plant.graph("rgv").edges(data="edge"))
+    rgv = plant.graph("rgv")
+    assert all(rgv.edges[u, v]["edge"].rail == "RL" for u, v in rgv.edges)
 
 
 @PROPERTY
@@ -134,10 +146,10 @@ def test_edge_lengths_follow_the_drawn_path_unless_given(raw: dict[str, Any]) ->
         by_pair[(edge["from"], edge["to"])] = edge
         if edge["two_way"]:
             by_pair[(edge["to"], edge["from"])] = edge
-    graph = plant.graph(CLASSES[0])
     for cid in CLASSES:
         graph = plant.graph(cid)
-        for u, v, length in graph.edges(data="length"):
+        for u, v in graph.edges:
+            length = graph.edges[u, v]["length"]
             edge = by_pair[(u, v)]
             drawn = _polyline([points[edge["from"]], *edge.get("via", []), points[edge["to"]]])
             expected = edge.get("length", drawn)
@@ -187,7 +199,7 @@ def test_rail_stops_lie_on_the_rail_in_order(raw: dict[str, Any]) -> None:
         x, y = plant.node_points[stop["id"]]
         assert track.distance(Point(x, y)) < 1e-6
         assert math.isclose(track.project(Point(x, y)), stop["at"], abs_tol=1e-6)
-    for a, b in zip(stops, stops[1:], strict=False):
+    for a, b in pairwise(stops):
         assert math.isclose(graph.edges[a["id"], b["id"]]["length"], b["at"] - a["at"], abs_tol=1e-9)
         assert graph.has_edge(b["id"], a["id"])
     assert graph.number_of_edges() == 2 * (len(stops) - 1)
@@ -199,7 +211,9 @@ def test_safety_zones_tag_exactly_the_edges_that_cross_them(raw: dict[str, Any])
     plant = _build(raw)
     zone = Polygon(raw["safety_zones"][0]["outline"])
     for edge in plant.edges:
-        samples = [LineString(edge.points).interpolate(f, normalized=True) for f in (i / 50 for i in range(51))]
+        samples = [
+            LineString(edge.points).interpolate(f, normalized=True) for f in (i / 50 for i in range(51))
+        ]
         if any(zone.contains(p) for p in samples):
             assert "Z" in edge.zones
         if "Z" in edge.zones:

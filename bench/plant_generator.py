@@ -94,7 +94,7 @@ def generate_plant(positions: int = 50_000, nodes: int = 5_000) -> dict[str, obj
     grid_x0 = -(side * GRID_SPACING) - 20
     for i in range(nodes):
         gx, gy = i % side, i // side
-        kind = "parking" if i < 20 else "waypoint"
+        kind = "parking" if i < 40 and i % 2 == 0 else "waypoint"  # 10 m apart: room for a 6 m AGV
         grid_nodes.append(
             {"id": f"N{i}", "at": [grid_x0 + gx * GRID_SPACING, gy * GRID_SPACING], "kind": kind}
         )

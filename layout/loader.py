@@ -20,8 +20,28 @@ from layout.problems import LayoutInvalid, LayoutProblem, PathPart
 from layout.rules import PlantIndex, check
 from layout.schema import PlantFile
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_UNION_TAGS = frozenset({"flat", "ingot", "high_bay"})
+_FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Loader(_FastLoader):  # type: ignore[misc,valid-type]
+    """The safe loader, refusing duplicate keys (YAML would silently keep the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"duplicate key '{key_node.value}'",
+                    key_node.start_mark,
+                )
+            seen.add(key_node.value)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        return mapping
 
 
 def load_plant(path: str | Path) -> Plant:
@@ -31,6 +51,9 @@ def load_plant(path: str | Path) -> Plant:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise LayoutInvalid(source, [LayoutProblem((), f"cannot read the file: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:
+        detail = f"byte {exc.start} is not UTF-8 ({exc.object[exc.start : exc.start + 1]!r})"
+        raise LayoutInvalid(source, [LayoutProblem((), f"cannot read the file: {detail}")]) from exc
     return parse_plant(text, source=source)
 
 
@@ -56,7 +79,7 @@ def _checked(text: str, source: str) -> PlantIndex:
     try:
         plant_file = PlantFile.model_validate(raw)
     except ValidationError as exc:
-        problems = [_pydantic_problem(error, raw) for error in exc.errors(include_url=False)]
+        problems = _pydantic_problems(exc.errors(include_url=False), raw)
         raise LayoutInvalid(source, _with_lines(problems, text)) from None
     index = PlantIndex(plant_file)
     problems = check(index)
@@ -84,12 +107,41 @@ def _yaml_problem(exc: yaml.YAMLError) -> LayoutProblem:
     return LayoutProblem((), f"YAML syntax error: {detail}", line)
 
 
-def _pydantic_problem(error: Any, raw: Any) -> LayoutProblem:
+def _pydantic_problems(errors: list[Any], raw: Any) -> list[LayoutProblem]:
+    """Pydantic errors as problems at file paths.
+
+    Where a value fits none of a union's members, pydantic reports every member's complaint; we keep those
+    of the member that got furthest into the value (a list with a bad item is reported at the item, not
+    also as "not 'all'"), and merge complaints that land on one path.
+    """
+    located = [_pydantic_problem(error, raw) for error in errors]
+    best_depth: dict[tuple[PathPart, ...], int] = {}
+    for path, _, union in located:
+        if union is not None:
+            best_depth[union[0]] = max(best_depth.get(union[0], 0), len(path))
+    merged: dict[tuple[PathPart, ...], list[str]] = {}
+    for path, message, union in located:
+        if union is not None and len(path) < best_depth[union[0]]:
+            continue
+        messages = merged.setdefault(path, [])
+        if message not in messages:
+            messages.append(message)
+    return [LayoutProblem(path, " or ".join(messages)) for path, messages in merged.items()]
+
+
+def _pydantic_problem(
+    error: Any, raw: Any
+) -> tuple[tuple[PathPart, ...], str, tuple[tuple[PathPart, ...], str] | None]:
+    """(file path, message, (path where a union member was tried, member) or None)."""
     path: list[PathPart] = []
+    union: tuple[tuple[PathPart, ...], str] | None = None
     node = raw
-    for part in error["loc"]:
-        # A discriminated union adds its tag ("flat", ...) to the location; the file has no such key.
-        if isinstance(part, str) and part in _UNION_TAGS and isinstance(node, dict) and part not in node:
+    loc = error["loc"]
+    for i, part in enumerate(loc):
+        names_a_field = error["type"] in {"missing", "extra_forbidden"} and i == len(loc) - 1
+        # A union adds the member it tried ("flat", "list[constrained-int]", ...); the file has no such key.
+        if isinstance(part, str) and not names_a_field and not (isinstance(node, dict) and part in node):
+            union = union or (tuple(path), part)
             continue
         path.append(part)
         node = _child(node, part)
@@ -98,11 +150,11 @@ def _pydantic_problem(error: Any, raw: Any) -> LayoutProblem:
         message = f"unknown field '{path[-1]}'" if path else "unknown field"
     elif error["type"] == "missing":
         message = "required field is missing"
-    elif "input" in error and error["type"] not in {"missing"}:
+    elif "input" in error:
         shown = repr(error["input"])
         if len(shown) <= 60:
             message = f"{message} (got {shown})"
-    return LayoutProblem(tuple(path), message)
+    return tuple(path), message, union
 
 
 def _child(node: Any, part: PathPart) -> Any:
@@ -115,7 +167,7 @@ def _child(node: Any, part: PathPart) -> Any:
 
 def _with_lines(problems: Sequence[LayoutProblem], text: str) -> list[LayoutProblem]:
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = yaml.compose(text, Loader=_FastLoader)
     except yaml.YAMLError:
         return list(problems)
     located = [LayoutProblem(p.path, p.message, p.line or _line_of(root, p.path)) for p in problems]

@@ -6,6 +6,7 @@ own; `check_plant_file` runs them all and reports every problem at once, each wi
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -329,6 +330,8 @@ def inside_plant(index: PlantIndex) -> Iterable[LayoutProblem]:
     """Stores, stations and network nodes lie within the plant outline."""
     outline = _polygon(index.file.plant.outline).buffer(TOLERANCE)
     for path, footprint in store_footprints(index):
+        if footprint.is_empty:
+            continue  # a degenerate outline; valid_outlines reports it
         if not outline.contains(footprint):
             yield problem(path, "lies (partly) outside the plant outline")
     for i, node in enumerate(index.file.network.nodes):
@@ -337,7 +340,11 @@ def inside_plant(index: PlantIndex) -> Iterable[LayoutProblem]:
                 ("network", "nodes", i, "at"), f"node '{node.id}' at {node.at} is outside the plant outline"
             )
     for i, station in enumerate(index.file.stations):
-        if station.outline and not outline.contains(_polygon(station.outline)):
+        if (
+            station.outline
+            and Polygon(station.outline).is_valid
+            and not outline.contains(Polygon(station.outline))
+        ):
             yield problem(("stations", i, "outline"), "lies (partly) outside the plant outline")
     for r, rail in enumerate(index.file.network.rails):
         if not outline.contains(LineString(rail.path)):
@@ -652,10 +659,12 @@ def _served(index: PlantIndex, nodes: list[str], classes: list[str]) -> bool:
 
 
 def fleet_fits_homes(index: PlantIndex) -> Iterable[LayoutProblem]:
-    """Each vehicle starts on a home of its own."""
+    """Each vehicle starts on a home of its own, far enough from the others that footprints do not touch."""
     used: dict[str, str] = {}
+    placed: list[tuple[str, tuple[float, float], float, str]] = []  # vehicle, point, half size, where
     for i, entry in enumerate(index.file.fleet):
-        if entry.vehicle_class not in index.classes:
+        vclass = index.classes.get(entry.vehicle_class)
+        if vclass is None:
             continue
         homes = home_candidates(entry, index.graphs.get(entry.vehicle_class), index.node_kinds)
         if len(set(homes)) < entry.count:
@@ -663,11 +672,23 @@ def fleet_fits_homes(index: PlantIndex) -> Iterable[LayoutProblem]:
             yield problem(
                 ("fleet", i, "count"), f"{entry.count} vehicles but only {len(set(homes))} {source}"
             )
+        half = max(vclass.footprint.length, vclass.footprint.width) / 2
         for home in homes[: entry.count]:
             if home in used and used[home] != f"fleet[{i}]":
                 yield problem(("fleet", i), f"home '{home}' is also a home of {used[home]}")
                 break
             used[home] = f"fleet[{i}]"
+            point = index.node_points.get(home)
+            if point is None:
+                continue
+            for other, other_point, other_half, where in placed:
+                gap = math.dist(point, other_point)
+                if other != home and gap < half + other_half - TOLERANCE:
+                    yield problem(
+                        ("fleet", i),
+                        f"home '{home}' is {gap:.1f} m from home '{other}' ({where}); vehicles there would overlap (need {half + other_half:.1f} m)",
+                    )
+            placed.append((home, point, half, f"fleet[{i}]"))
 
 
 def rgv_rails_used(index: PlantIndex) -> Iterable[LayoutProblem]:

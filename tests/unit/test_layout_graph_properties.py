@@ -165,12 +165,12 @@ def test_connectivity_matches_the_file(raw: dict[str, Any]) -> None:
     for cid in CLASSES:
         reach = _closure(_allowed(raw, cid), set(points))
         graph = plant.graph(cid)
-        for source in points:
+        for source, at in points.items():
             assert set(nx.descendants(graph, source)) | {source} == reach[source]
             distances = nx.single_source_dijkstra_path_length(graph, source, weight="length")
             for target, distance in distances.items():
                 # No route is shorter than the straight line: lengths come from geometry.
-                assert distance >= math.dist(points[source], points[target]) - 1e-6
+                assert distance >= math.dist(at, points[target]) - 1e-6
 
 
 def _closure(pairs: set[tuple[str, str]], nodes: set[str]) -> dict[str, set[str]]:

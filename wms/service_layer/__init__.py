@@ -1,0 +1,1 @@
+"""WMS service layer: commands, handlers, the unit of work and the message bus."""

@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from layout_helpers import (
+
+import layout
+from layout import LayoutInvalid, LayoutProblem
+from tests.layout_helpers import (
     SOURCE,
     TINY_PATH,
     Mutation,
@@ -33,9 +36,6 @@ from layout_helpers import (
     tiny,
     tiny_text,
 )
-
-import layout
-from layout import LayoutInvalid, LayoutProblem
 
 ROW0 = "stores[0].bays[0].rows[0]"
 

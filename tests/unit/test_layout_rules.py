@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
-from layout_helpers import (
+
+import layout
+from layout.schema import FlatStore
+from tests.layout_helpers import (
     TINY_PATH,
     Mutation,
     Plant,
@@ -34,9 +37,6 @@ from layout_helpers import (
     tiny,
     tiny_text,
 )
-
-import layout
-from layout.schema import FlatStore
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,12 @@ class UnknownLocation(WmsError):
         self.location = location
 
 
+class UnknownStore(WmsError):
+    def __init__(self, store: str) -> None:
+        super().__init__(f"unknown store '{store}'")
+        self.store = store
+
+
 class UnknownMove(WmsError):
     def __init__(self, move: str) -> None:
         super().__init__(f"unknown move '{move}'")

@@ -138,6 +138,28 @@ class UnitShipped(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ShipmentPlanned(Event):
+    """A truckload: its coils in loading order, to leave from `dock` within the time window."""
+
+    shipment: str
+    truck: str
+    dock: str
+    payload: float
+    coils: tuple[str, ...]
+    window: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StockLevelCrossed(Event):
+    """Stock of an alloy in a store went below its low or above its high threshold, or back inside."""
+
+    store: str
+    alloy: str
+    count: int
+    level: str  # "low", "high" or "normal"
+
+
+@dataclass(frozen=True, kw_only=True)
 class CoilConsumed(Event):
     """A coil went into a process (rolling, slitting) at `location`; its children, if any, arrive by receipt."""
 

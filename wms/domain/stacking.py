@@ -32,9 +32,7 @@ class FlatStorePolicy:
     crane_swl_by_bay: dict[str, float]  # the weakest crane serving each bay; a bay without cranes is absent
 
     def is_hot(self, coil: Coil, now: float) -> bool:
-        return (
-            self.cooling.temperature(coil.temperature, coil.temperature_at, now) > self.rules.hot_threshold_c
-        )
+        return self.cooling.is_above(coil.temperature, coil.temperature_at, now, self.rules.hot_threshold_c)
 
     def carries_nothing(self, coil: Coil, now: float) -> str | None:
         """Why nothing may rest on this coil, or None."""
@@ -144,6 +142,9 @@ def _support_violations(
         support = yard.coils.get(occupants[0])
         if support is None:
             yield Violation("support", f"support {support_id} holds no coil")
+            continue
+        if support.id == coil.id:
+            yield Violation("support", f"{coil.id} would rest on itself ({support_id})")
             continue
         if support.move is not None:
             yield Violation("support", f"support coil {support.id} is about to be moved ({support.move})")

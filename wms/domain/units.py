@@ -64,6 +64,10 @@ class CoilSpec:
             )
         if not math.isfinite(self.temperature) or self.temperature < -50 or self.temperature > 700:
             problems.append(f"temperature {self.temperature} °C is outside -50..700 °C")
+        if not math.isfinite(self.temperature_at):
+            problems.append(f"temperature_at must be a finite time (got {self.temperature_at})")
+        if self.due is not None and not math.isfinite(self.due):
+            problems.append(f"due must be a finite time (got {self.due})")
         if self.turnover not in {"A", "B", "C"}:
             problems.append(f"turnover class must be A, B or C (got {self.turnover!r})")
         if not self.id or not self.id.strip():
@@ -90,6 +94,8 @@ class IngotStackSpec:
         return self.count * self.unit_height
 
     def __post_init__(self) -> None:
+        if not self.id or not self.id.strip():
+            raise InvalidInput("ingot stack id is empty")
         if self.count < 1:
             raise InvalidInput(f"ingot stack '{self.id}': count must be at least 1 (got {self.count})")
         for name in ("unit_weight", "unit_height"):
@@ -150,6 +156,11 @@ class IngotStack:
 Unit = Coil | IngotStack
 
 
+# Rounding in exp/log puts the modelled temperature at the release time a hair above the threshold;
+# "hot" means above the threshold by more than this, so a released coil is never still hot.
+HOT_MARGIN_C = 1e-6
+
+
 @dataclass(frozen=True, slots=True)
 class CoolingModel:
     """Newton cooling: T(t) = T_amb + (T0 - T_amb)·exp(-(t - t0)/τ)."""
@@ -160,6 +171,9 @@ class CoolingModel:
     def temperature(self, measured: float, measured_at: float, now: float) -> float:
         elapsed = max(0.0, now - measured_at)
         return self.ambient_c + (measured - self.ambient_c) * math.exp(-elapsed / self.time_constant_s)
+
+    def is_above(self, measured: float, measured_at: float, now: float, threshold: float) -> bool:
+        return self.temperature(measured, measured_at, now) > threshold + HOT_MARGIN_C
 
     def time_to_reach(self, measured: float, measured_at: float, threshold: float) -> float:
         """When the coil's modelled temperature falls to `threshold` (at once if it already has)."""

@@ -7,6 +7,7 @@ that changes state, and it is what replay runs. A command that raises changed no
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -65,6 +66,28 @@ class Move:
     score: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class Shipment:
+    """A truckload (see wms.domain.shipments): coils in loading order, and those loaded so far."""
+
+    id: str
+    truck: str
+    dock: str
+    payload: float
+    coils: tuple[str, ...]
+    window: tuple[float, float] | None = None
+    loaded: list[str] = field(default_factory=list)
+
+    @property
+    def next_coil(self) -> str | None:
+        remaining = [c for c in self.coils if c not in self.loaded]
+        return remaining[0] if remaining else None
+
+    @property
+    def complete(self) -> bool:
+        return self.next_coil is None
+
+
 Watcher = Callable[[str], None]
 
 
@@ -79,6 +102,10 @@ class Yard:
         self.moves: dict[str, Move] = {}
         self.ledger: list[ev.LedgerEntry] = []
         self.discrepancies: list[ev.CountRecorded] = []
+        self.shipments: dict[str, Shipment] = {}
+        self.stock: Counter[tuple[str, str]] = Counter()  # (store, alloy) -> units stored there
+        self.stock_levels: dict[tuple[str, str], str] = {}  # last level reported per (store, alloy)
+        self.stock_thresholds: dict[tuple[str, str], tuple[int, int]] = {}  # configuration, not state
         self._policies = {
             s.id: flat_store_policy(s) for s in plant.stores if isinstance(s, plant_schema.FlatStore)
         }
@@ -130,7 +157,7 @@ class Yard:
         return self._above.get(ground, [])
 
     def is_hot(self, coil: Coil, now: float) -> bool:
-        return self.cooling.temperature(coil.temperature, coil.temperature_at, now) > self.hot_threshold_c
+        return self.cooling.is_above(coil.temperature, coil.temperature_at, now, self.hot_threshold_c)
 
     def temperature(self, coil_id: str, now: float) -> float:
         coil = self.coil(coil_id)
@@ -309,10 +336,10 @@ class Yard:
         if unit.move is not None:
             raise UnitBusy(unit_id, unit.move)
         if purpose == "retrieval":
-            self._check_available(unit, order)
+            self.check_available(unit, order)
         return unit
 
-    def _check_available(self, unit: Unit, order: str | None) -> None:
+    def check_available(self, unit: Unit, order: str | None) -> None:
         """Held stock is never handed out; reserved stock only to its own order."""
         if unit.holds:
             raise OnHold(unit.id, [f"{h.kind}: {h.reason}" for h in unit.holds.values()])
@@ -408,7 +435,7 @@ class Yard:
             raise InvalidInput("a reservation needs an order")
         if unit.status not in (UnitStatus.IN_STOCK, UnitStatus.IN_TRANSIT):
             raise InvalidInput(f"'{unit_id}' is {unit.status} and cannot be reserved")
-        self._check_available(unit, order)
+        self.check_available(unit, order)
         if unit.reserved_for == order:
             return
         self._record(ev.StockReserved(at=at, actor=actor, unit=unit.id, order=order))
@@ -466,8 +493,11 @@ class Yard:
     def _leaving(self, unit: Unit, order: str | None) -> None:
         if unit.status is not UnitStatus.IN_STOCK or unit.move is not None:
             raise InvalidInput(f"'{unit.id}' is {unit.status if unit.move is None else 'being moved'}")
-        if self.locations[unit.location].kind is not LocationKind.HANDOVER:
+        place = self.locations[unit.location]
+        if place.kind is not LocationKind.HANDOVER:
             raise InvalidInput(f"'{unit.id}' leaves from a handover, not from '{unit.location}'")
+        if place.locked_out is not None:
+            raise LocationLocked(place.id, "taking out", place.locked_out)
         if unit.holds:
             raise OnHold(unit.id, [f"{h.kind}: {h.reason}" for h in unit.holds.values()])
         if unit.reserved_for is not None and order is not None and unit.reserved_for != order:
@@ -475,16 +505,46 @@ class Yard:
 
     # ------------------------------------------------------------------------------------------ events
 
-    def _record(self, event: ev.Event) -> None:
+    def record(self, event: ev.Event) -> None:
+        """Apply an event and append it to the ledger (for domain services beside the yard's own commands)."""
         self._apply(event)
         self.ledger.append(ev.LedgerEntry(len(self.ledger) + 1, event))
+        if self.stock_thresholds and not isinstance(event, ev.StockLevelCrossed):
+            self._report_stock_levels(event.at)
+
+    _record = record
+
+    def set_stock_thresholds(self, thresholds: dict[tuple[str, str], tuple[int, int]]) -> None:
+        """Low and high unit counts per (store, alloy); crossing one records StockLevelCrossed."""
+        for key, (low, high) in thresholds.items():
+            if not 0 <= low <= high:
+                raise InvalidInput(f"stock thresholds for {key}: need 0 <= low <= high (got {low}, {high})")
+        self.stock_thresholds = dict(thresholds)
+
+    def _report_stock_levels(self, at: float) -> None:
+        for (store, alloy), (low, high) in self.stock_thresholds.items():
+            count = self.stock[(store, alloy)]
+            level = "low" if count < low else "high" if count > high else "normal"
+            if level != self.stock_levels.get((store, alloy), "normal"):
+                self.record(
+                    ev.StockLevelCrossed(
+                        at=at, actor="wms", store=store, alloy=alloy, count=count, level=level
+                    )
+                )
 
     @classmethod
     def replay(cls, plant: Plant, entries: Iterable[ev.LedgerEntry]) -> Yard:
         yard = cls(plant)
-        for entry in entries:
-            yard._record(entry.event)
+        yard.catch_up(entries)
         return yard
+
+    def catch_up(self, entries: Iterable[ev.LedgerEntry]) -> None:
+        """Apply entries committed elsewhere; they must continue this yard's ledger without a gap."""
+        for entry in entries:
+            if entry.seq != len(self.ledger) + 1:
+                raise ValueError(f"ledger entry {entry.seq} does not follow {len(self.ledger)}")
+            self._apply(entry.event)
+            self.ledger.append(entry)
 
     def _apply(self, event: ev.Event) -> None:
         touched: list[str] = []
@@ -500,8 +560,9 @@ class Yard:
                 self.locations[loc].occupants.append(spec.id)
                 touched.append(loc)
             case ev.IngotStackReceived(stack=spec, location=loc):
-                self.stacks[spec.id] = IngotStack(spec, loc, received_at=event.at)
-                self.locations[loc].occupants.append(spec.id)
+                stack = IngotStack(spec, loc, received_at=event.at)
+                self.stacks[spec.id] = stack
+                self._put(stack, loc)
                 touched.append(loc)
             case ev.MovePlanned(move=mid, unit=uid, source=src, target=dst, purpose=purpose, score=score):
                 self.moves[mid] = Move(mid, uid, src, dst, purpose, score=dict(score))
@@ -576,11 +637,19 @@ class Yard:
                 if direction in ("out", "both"):
                     place.locked_out = None
                 touched.append(loc)
-            case ev.UnitShipped(unit=uid, location=loc):
+            case ev.UnitShipped(unit=uid, location=loc, shipment=sid):
                 unit = self._unit(uid)
                 self._take(unit, loc)
                 unit.status = UnitStatus.SHIPPED
+                if sid in self.shipments:
+                    self.shipments[sid].loaded.append(uid)
                 touched.append(loc)
+            case ev.ShipmentPlanned(
+                shipment=sid, truck=truck, dock=dock, payload=payload, coils=coils, window=window
+            ):
+                self.shipments[sid] = Shipment(sid, truck, dock, payload, coils, window)
+            case ev.StockLevelCrossed(store=store, alloy=alloy, level=level):
+                self.stock_levels[(store, alloy)] = level
             case ev.CoilConsumed(coil=cid, location=loc):
                 coil = self.coils[cid]
                 self._take(coil, loc)
@@ -596,11 +665,17 @@ class Yard:
         return self.coils.get(unit_id) or self.stacks[unit_id]
 
     def _take(self, unit: Unit, location: str) -> None:
-        self.locations[location].occupants.remove(unit.id)
+        place = self.locations[location]
+        place.occupants.remove(unit.id)
+        if place.store is not None and place.kind is not LocationKind.CARRIER:
+            self.stock[(place.store, _alloy(unit))] -= 1
 
     def _put(self, unit: Unit, location: str) -> None:
-        self.locations[location].occupants.append(unit.id)
+        place = self.locations[location]
+        place.occupants.append(unit.id)
         unit.location = location
+        if place.store is not None and place.kind is not LocationKind.CARRIER:
+            self.stock[(place.store, _alloy(unit))] += 1
 
     def _reserve_place(self, location: str, move: str) -> None:
         place = self.locations[location]
@@ -644,7 +719,14 @@ class Yard:
                 m.id: (m.unit, m.source, m.target, m.purpose, m.state, m.carrier) for m in self.moves.values()
             },
             "discrepancies": [(d.location, d.expected, d.observed) for d in self.discrepancies],
+            "shipments": {s.id: (s.coils, s.dock, tuple(s.loaded)) for s in self.shipments.values()},
+            "stock": {k: v for k, v in self.stock.items() if v},
+            "stock_levels": dict(self.stock_levels),
         }
+
+
+def _alloy(unit: Unit) -> str:
+    return unit.spec.alloy
 
 
 def _yard_cooling(policies: list[FlatStorePolicy]) -> tuple[CoolingModel, float]:

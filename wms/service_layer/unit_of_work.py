@@ -19,6 +19,7 @@ from wms.domain.yard import Yard
 
 class AbstractUnitOfWork(abc.ABC):
     yard: Yard
+    _read_version: int = 0
 
     def __enter__(self) -> Self:
         self._begin()

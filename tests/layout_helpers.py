@@ -15,7 +15,7 @@ import yaml
 import layout
 from layout import LayoutInvalid, LayoutProblem
 
-REPO_ROOT = Path(__file__).parents[2]
+REPO_ROOT = Path(__file__).parents[1]
 TINY_PATH = REPO_ROOT / "examples" / "tiny.yaml"
 SOURCE = "broken.yaml"
 

@@ -5,19 +5,26 @@
    that can carry filled with seeded random coils. Then N random coils are received at a random bay
    handover and each gets a proposal (`propose_putaway`, timed) and a reservation (`plan_putaway`, not
    timed, so the store fills as it would). Goal: p99 at most 5 ms.
-2. Committed moves per second on PostgreSQL with 8 concurrent writers: not yet measured (needs the SQL
-   unit of work); `postgres_moves_per_second` is the place for it.
+2. Committed moves per second with 8 concurrent writers on PostgreSQL (queued on the advisory lock, and
+   racing with optimistic retries only) and on an SQLite file, side by side; see
+   `postgres_moves_per_second`. Needs PostgreSQL on 127.0.0.1:5432 (./scripts/services).
 
     python bench/wms_bench.py [--positions 50000] [--proposals 2000] [--ground-fill 0.6] [--seed 7]
+                              [--writers 8] [--seconds 10] [--postgres URL] [--skip-putaway]
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
+import os
 import random
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console
 from rich.table import Table
 
+from adapters.sql import SqlUnitOfWork, create_engine_for, migrate
 from bench.plant_generator import generate_plant
-from layout import Plant, Tier
+from layout import Plant, Tier, load_plant
 from layout.build import build_plant
 from layout.rules import PlantIndex, check
 from layout.schema import FlatStore, PlantFile
@@ -35,6 +43,8 @@ from wms.domain.errors import NoPlaceFound, WmsError
 from wms.domain.putaway import FlatIndex, plan_putaway, propose_putaway, store_index
 from wms.domain.units import CoilSpec, Packaging
 from wms.domain.yard import Yard
+from wms.service_layer import commands as cmd
+from wms.service_layer.messagebus import MessageBus
 
 GOAL_P99_MS = 5.0
 STORE = "FS"
@@ -185,8 +195,153 @@ def percentiles_ms(seconds: list[float]) -> tuple[float, float, float, float]:
 
 
 def postgres_moves_per_second(args: argparse.Namespace) -> None:
-    """Committed moves per second on PostgreSQL with 8 concurrent writers (to come with the SQL unit of work)."""
-    console.print("postgres moves/s with 8 writers: not yet measured: needs the SQL unit of work")
+    """Committed moves per second with 8 concurrent writers, each with its own engine (as 8 processes would).
+
+    The example aluminium plant is stocked with coils; each writer repeatedly moves a random coil to a random
+    free saddle of the flat store (`MoveNow`: one command, one transaction). Writers conflict: many pick the
+    same places, the domain refuses what became illegal. Measured side by side: PostgreSQL with writers
+    queued on the advisory lock (the default), PostgreSQL racing (optimistic retries only), and SQLite.
+    """
+    logging.getLogger("psycopg").setLevel(logging.ERROR)  # racing writers' aborted inserts are expected
+    plant = load_plant(Path(__file__).resolve().parents[1] / "examples" / "aluminium-rolling.yaml")
+    table = Table(title=f"committed moves per second, {args.writers} writers, {args.seconds:g} s each")
+    for column in ("backend", "moves/s", "moves", "refused", "stale retries"):
+        table.add_column(column, justify="left" if column == "backend" else "right")
+    for label, url, serialize in _databases(args):
+        with _scratch_database(url) as database_url:
+            migrate(database_url)
+            coils = _stock(database_url, plant, args.seed)
+            outcome = _race(database_url, plant, coils, args, serialize=serialize)
+        table.add_row(
+            label,
+            f"{outcome['moves'] / args.seconds:.0f}",
+            str(outcome["moves"]),
+            str(outcome["refused"]),
+            str(outcome["retries"]),
+        )
+    console.print(table)
+
+
+def _databases(args: argparse.Namespace) -> list[tuple[str, str, bool]]:
+    scratch = Path("/tmp") / f"coilyard-bench-{os.getpid()}.db"
+    return [
+        ("PostgreSQL, writers queued", args.postgres, True),
+        ("PostgreSQL, writers racing", args.postgres, False),
+        ("SQLite file", f"sqlite:///{scratch}", False),
+    ]
+
+
+@contextmanager
+def _scratch_database(url: str) -> Iterator[str]:
+    """A fresh database for one run (PostgreSQL: created and dropped; SQLite: a new file)."""
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
+        path.unlink(missing_ok=True)
+        try:
+            yield url
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    name = f"coilyard_bench_{os.getpid()}_{random.randrange(10**6)}"
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield parsed.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _stock(url: str, plant: Plant, seed: int) -> list[str]:
+    """Put a coil on a third of the flat store's ground positions (straight into place, as a stock take)."""
+    rng = random.Random(seed)
+    ground = [p for p in plant.saddle_positions.values() if p.tier is Tier.GROUND and not p.cooling]
+    chosen = rng.sample(ground, len(ground) // 3)
+    engine = create_engine_for(url)
+    coils = []
+    with SqlUnitOfWork(engine, plant) as uow:
+        for i, position in enumerate(chosen):
+            row = position.row
+            spec = CoilSpec(
+                id=f"B{i:05d}", alloy=rng.choice(ALLOYS), temper="H19",
+                width=round(rng.uniform(row.width_band.min, row.width_band.max), 3), gauge=2.0,
+                outer_diameter=round(rng.uniform(row.od_band.min, row.od_band.max), 3), inner_diameter=0.6,
+                weight=round(rng.uniform(5.0, min(row.max_coil_weight, 25.0)), 1),
+            )  # fmt: skip
+            handover = next(
+                h.node
+                for s in plant.stores
+                if isinstance(s, FlatStore)
+                for b in s.bays
+                if b.id == position.bay
+                for h in b.handovers
+            )
+            uow.yard.receive_coil(spec, handover, at=0.0, actor="stock-take")
+            move = uow.yard.plan_move(spec.id, position.id, at=0.0, actor="stock-take")
+            crane = next(c.id for _, c in plant.overhead_cranes() if position.bay in c.bays)
+            uow.yard.start_move(move.id, crane, at=0.0, actor="stock-take")
+            uow.yard.complete_move(move.id, at=0.0, actor="stock-take")
+            coils.append(spec.id)
+        uow.commit()
+    engine.dispose()
+    return coils
+
+
+def _race(
+    url: str, plant: Plant, coils: list[str], args: argparse.Namespace, *, serialize: bool
+) -> dict[str, int]:
+    targets = [p.id for p in plant.saddle_positions.values() if p.tier is Tier.GROUND and not p.cooling]
+    cranes = {
+        p.id: next(c.id for _, c in plant.overhead_cranes() if p.bay in c.bays)
+        for p in plant.saddle_positions.values()
+    }
+    counts = {"moves": 0, "refused": 0, "retries": 0}
+    lock = threading.Lock()
+    barrier = threading.Barrier(args.writers)
+    clock_start = time.time()
+
+    class Clock:
+        def now(self) -> float:
+            return time.time() - clock_start
+
+    def writer(w: int) -> None:
+        rng = random.Random(args.seed * 100 + w)
+        engine = create_engine_for(url)
+        bus = MessageBus(
+            SqlUnitOfWork(engine, plant, serialize_writers=serialize), Clock(), max_attempts=1000
+        )
+        moves = refused = 0
+        barrier.wait()
+        deadline = time.perf_counter() + args.seconds
+        while time.perf_counter() < deadline:
+            target = rng.choice(targets)
+            try:
+                bus.handle(
+                    cmd.MoveNow(
+                        actor=f"writer-{w}", unit=rng.choice(coils), target=target, carrier=cranes[target]
+                    )
+                )
+                moves += 1
+            except WmsError:
+                refused += 1
+        with lock:
+            counts["moves"] += moves
+            counts["refused"] += refused
+            counts["retries"] += bus.retries
+        engine.dispose()
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(args.writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return counts
 
 
 def main() -> None:
@@ -199,8 +354,13 @@ def main() -> None:
     parser.add_argument("--ground-fill", type=float, default=0.6)
     parser.add_argument("--upper-fill", type=float, default=0.25)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--skip-putaway", action="store_true")
     args = parser.parse_args()
-    putaway_latency(args)
+    if not args.skip_putaway:
+        putaway_latency(args)
     postgres_moves_per_second(args)
 
 

@@ -128,12 +128,8 @@ def move(
 ) -> None:
     """Move a coil to a place in one go (plan, lift, set down), as an operator reports it."""
 
-    def work(bus: MessageBus) -> dict[str, Any]:
-        planned = bus.handle(cmd.PlanMove(actor=actor, unit=coil, target=target))
-        bus.handle(cmd.StartMove(actor=actor, move=planned["move"], carrier=carrier))
-        return bus.handle(cmd.CompleteMove(actor=actor, move=planned["move"]))
-
-    result = _run(database, layout, work)
+    command = cmd.MoveNow(actor=actor, unit=coil, target=target, carrier=carrier)
+    result = _run(database, layout, lambda bus: bus.handle(command))
     out.print(f"[green]✓[/] {coil}: {result['source']} → {result['target']} (move {result['move']})")
 
 

@@ -62,7 +62,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from adapters.sql import codec
 from adapters.sql.tables import idempotency, ledger, units
@@ -74,6 +74,7 @@ from wms.domain.yard import Yard
 from wms.service_layer.unit_of_work import AbstractUnitOfWork
 
 _PRESENT = (UnitStatus.IN_STOCK, UnitStatus.IN_TRANSIT)
+LEDGER_LOCK_KEY = 0x636F696C  # "coil": the advisory lock writers of one database queue on
 
 
 class _Stream:
@@ -138,10 +139,15 @@ class _Conflict(Exception):
 class SqlUnitOfWork(AbstractUnitOfWork):
     """One command against the yard stored behind `engine` (see the module docstring)."""
 
-    def __init__(self, engine: Engine, plant: Plant, *, wait_s: float = 60.0) -> None:
+    def __init__(
+        self, engine: Engine, plant: Plant, *, wait_s: float = 60.0, serialize_writers: bool = True
+    ) -> None:
         self.engine = engine
         self.plant = plant
         self.wait_s = wait_s  # how long to wait for this process's other units of work on the same yard
+        # PostgreSQL: take turns across processes with an advisory lock instead of racing and retrying.
+        self.serialize_writers = serialize_writers and engine.dialect.name == "postgresql"
+        self._turn: sa.Connection | None = None
         self._stream = _stream_for(engine, plant)
         self.yard = self._stream.yard
         self._read_version = self._stream.committed
@@ -153,6 +159,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
     def _begin(self) -> None:
         self._acquire()
         try:
+            self._take_turn()
             self._pending.clear()
             stream = self._stream
             if stream.dirty:  # cannot happen through this class; cheap to guard
@@ -202,9 +209,46 @@ class SqlUnitOfWork(AbstractUnitOfWork):
 
     def _release(self) -> None:
         if self._holding:
+            self._give_turn()
             self._holding = False
             self._stream.owner = None
             self._stream.lock.release()
+
+    def _take_turn(self) -> None:
+        """Wait for the ledger's advisory lock (PostgreSQL): one writer at a time across all processes.
+
+        Without it, writers of different processes that read the same version all decide, and all but one
+        lose on the primary key and redo their work; with it they queue instead. The primary key stays the
+        guarantee; the lock only saves the wasted work. It is a session lock on a connection held for the
+        unit of work, given back in `_release` (and by PostgreSQL itself if the process dies).
+        """
+        if not self.serialize_writers:
+            return
+        connection = self.engine.connect()
+        try:
+            # lock_timeout covers advisory locks: a writer that never lets go cannot hang us for ever.
+            connection.execute(
+                sa.text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{int(self.wait_s * 1000)}"}
+            )
+            connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": LEDGER_LOCK_KEY})
+            connection.commit()
+        except OperationalError as error:
+            connection.close()
+            raise TimeoutError(f"another writer kept the ledger for over {self.wait_s:g} s") from error
+        except BaseException:
+            connection.close()
+            raise
+        self._turn = connection
+
+    def _give_turn(self) -> None:
+        connection, self._turn = self._turn, None
+        if connection is None:
+            return
+        try:
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": LEDGER_LOCK_KEY})
+            connection.commit()
+        finally:
+            connection.close()
 
     # ------------------------------------------------------------------------------------------ commit
 

@@ -102,13 +102,15 @@ def work(uow: SqlUnitOfWork, worker: int, coils: int, seed: int) -> Tally:
     return tally
 
 
-def run_threads(url: str, workers: int, coils: int, make_engine: EngineFactory, *, shared: bool) -> Tally:
+def run_threads(
+    url: str, workers: int, coils: int, make_engine: EngineFactory, *, shared: bool, serialize: bool = True
+) -> Tally:
     shared_engine = make_engine(url)
     engines = [shared_engine if shared else make_engine(url) for _ in range(workers)]
     barrier, tallies = threading.Barrier(workers), [Tally() for _ in range(workers)]
 
     def thread(w: int) -> None:
-        uow = SqlUnitOfWork(engines[w], tiny_plant())
+        uow = SqlUnitOfWork(engines[w], tiny_plant(), serialize_writers=serialize)
         barrier.wait()
         tallies[w] = work(uow, w, coils, seed=w)
 
@@ -217,23 +219,26 @@ def report(label: str, tally: Tally, seconds: float, entries: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("workers", "shared"),
-    [(24, False), (20, True)],
-    ids=["24-threads-own-engines", "20-threads-one-engine"],
+    ("workers", "shared", "serialize"),
+    [(24, False, False), (24, False, True), (20, True, True)],
+    ids=["24-threads-own-engines-racing", "24-threads-own-engines-queued", "20-threads-one-engine"],
 )
 def test_concurrent_threads_with_conflicting_moves(
-    database_url: str, make_engine: EngineFactory, workers: int, shared: bool
+    database_url: str, make_engine: EngineFactory, workers: int, shared: bool, serialize: bool
 ) -> None:
     coils = workers // 2
     stock_the_yard(database_url, coils)
     started = time.perf_counter()
-    tally = run_threads(database_url, workers, coils, make_engine, shared=shared)
+    tally = run_threads(database_url, workers, coils, make_engine, shared=shared, serialize=serialize)
     seconds = time.perf_counter() - started
     entries = check_invariants(database_url, make_engine, workers, coils, tally)
     if shared:  # one engine, one cached yard: the process's units of work take turns, nobody goes stale
         assert tally.retries == 0
+    if serialize and sa.make_url(database_url).get_backend_name() == "postgresql":
+        assert tally.retries == 0  # writers queue on the advisory lock instead of racing
     report(
-        f"{workers} threads ({'one engine' if shared else 'own engines'}, {sa.make_url(database_url).get_backend_name()})",
+        f"{workers} threads ({'one engine' if shared else 'own engines'}, {'queued' if serialize else 'racing'}, "
+        f"{sa.make_url(database_url).get_backend_name()})",
         tally,
         seconds,
         entries,

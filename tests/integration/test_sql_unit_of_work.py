@@ -6,6 +6,7 @@ import inspect
 import json
 import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,8 +39,12 @@ P03, P04, P05 = "FS1-B1-R01-P03-G", "FS1-B1-R01-P04-G", "FS1-B1-R01-P05-G"
 
 
 def uow_for(make_engine: EngineFactory, url: str) -> SqlUnitOfWork:
-    """A unit of work as a new process would have it: its own engine, so an empty yard cache."""
-    return SqlUnitOfWork(make_engine(url), tiny_plant())
+    """A unit of work as a new process would have it: its own engine, so an empty yard cache.
+
+    These tests interleave two writers in one thread to pin down the optimistic check, so writers race
+    here instead of queueing on PostgreSQL's advisory lock (queueing has tests of its own).
+    """
+    return SqlUnitOfWork(make_engine(url), tiny_plant(), serialize_writers=False)
 
 
 def committed_snapshot(make_engine: EngineFactory, url: str) -> dict[str, object]:
@@ -309,7 +314,9 @@ def test_the_cache_reads_only_new_entries(database_url: str, make_engine: Engine
         assert ours.yard is cached  # brought up to date in place, not replayed
         assert ours.yard.coil("K2").location == P04
         assert ours.read_version == 8
-    assert len(statements) == 1 and "seq >" in statements[0]
+    reads = [s for s in statements if "FROM ledger" in s]  # besides taking and giving back the writers' lock
+    assert len(reads) == 1 and "seq >" in reads[0]
+    assert all("ledger" in s or "advisory" in s or "set_config" in s for s in statements)
 
 
 def test_a_stale_commit_raises_and_writes_nothing(database_url: str, make_engine: EngineFactory) -> None:
@@ -575,3 +582,18 @@ def test_migrating_twice_changes_nothing(blank_database_url: str, make_engine: E
             "units",
             "alembic_version",
         }
+
+
+@pytest.mark.parametrize("blank_database_url", ["postgresql"], indirect=True)
+def test_a_writer_waiting_for_its_turn_gives_up_after_wait_s(
+    database_url: str, make_engine: EngineFactory
+) -> None:
+    holder = SqlUnitOfWork(make_engine(database_url), tiny_plant())
+    waiter = SqlUnitOfWork(make_engine(database_url), tiny_plant(), wait_s=0.3)
+    with holder:  # holds the ledger's advisory lock until it leaves
+        started = time.perf_counter()
+        with pytest.raises(TimeoutError, match="kept the ledger"), waiter:
+            pass
+        assert 0.25 < time.perf_counter() - started < 5
+    with waiter:  # once the holder has left, the waiter gets its turn
+        assert waiter.read_version == 0

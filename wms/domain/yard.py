@@ -485,6 +485,8 @@ class Yard:
 
     def consume(self, coil_id: str, station: str, *, at: float, actor: str) -> None:
         coil = self.coil(coil_id)
+        if station not in {s.id for s in self.plant.stations}:
+            raise InvalidInput(f"unknown station '{station}'")
         self._leaving(coil, None)
         self._record(
             ev.CoilConsumed(at=at, actor=actor, coil=coil.id, location=coil.location, station=station)
@@ -507,6 +509,8 @@ class Yard:
 
     def record(self, event: ev.Event) -> None:
         """Apply an event and append it to the ledger (for domain services beside the yard's own commands)."""
+        if not math.isfinite(event.at):
+            raise InvalidInput(f"time must be a finite number of seconds (got {event.at})")
         self._apply(event)
         self.ledger.append(ev.LedgerEntry(len(self.ledger) + 1, event))
         if self.stock_thresholds and not isinstance(event, ev.StockLevelCrossed):
@@ -550,14 +554,15 @@ class Yard:
         touched: list[str] = []
         match event:
             case ev.CoilReceived(coil=spec, location=loc):
-                self.coils[spec.id] = Coil(
+                coil = Coil(
                     spec,
                     loc,
                     received_at=event.at,
                     temperature=spec.temperature,
                     temperature_at=spec.temperature_at,
                 )
-                self.locations[loc].occupants.append(spec.id)
+                self.coils[spec.id] = coil
+                self._put(coil, loc)
                 touched.append(loc)
             case ev.IngotStackReceived(stack=spec, location=loc):
                 stack = IngotStack(spec, loc, received_at=event.at)

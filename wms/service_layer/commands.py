@@ -68,6 +68,16 @@ class PlanMove(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MoveNow(Command):
+    """A move reported after the fact (an operator moved it by hand): plan, lift and set down in one go."""
+
+    unit: str
+    target: str
+    carrier: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class StartMove(Command):
     move: str
     carrier: str

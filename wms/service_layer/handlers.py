@@ -56,6 +56,12 @@ def plan_move(c: cmd.PlanMove, yard: Yard, now: float) -> Result:
     return _move_result(move)
 
 
+def move_now(c: cmd.MoveNow, yard: Yard, now: float) -> Result:
+    move = yard.plan_move(c.unit, c.target, at=now, actor=c.actor, reason=c.reason)
+    yard.start_move(move.id, c.carrier, at=now, actor=c.actor)
+    return _move_result(yard.complete_move(move.id, at=now, actor=c.actor))
+
+
 def start_move(c: cmd.StartMove, yard: Yard, now: float) -> Result:
     return _move_result(yard.start_move(c.move, c.carrier, at=now, actor=c.actor))
 
@@ -145,6 +151,7 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.ReceiveIngotStack: receive_ingot_stack,
     cmd.ProposePutaway: propose_putaway,
     cmd.PlanMove: plan_move,
+    cmd.MoveNow: move_now,
     cmd.StartMove: start_move,
     cmd.CompleteLeg: complete_leg,
     cmd.CompleteMove: complete_move,

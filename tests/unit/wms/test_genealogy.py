@@ -14,7 +14,7 @@ def test_slitting_consumes_the_parent_and_receives_children_that_name_it() -> No
     parent = make_coil(id="P1", width=1.6, weight=20.0, parents=("LOT-7",))
     yard.receive_coil(parent, "DOCK1", at=0, actor="mes")
     kids = [make_coil(id=f"P1-{i}", width=0.5, weight=6.0, parents=("P1",)) for i in (1, 2, 3)]
-    made = slit(yard, "P1", kids, "SL1", at=10, actor="slitter")
+    made = slit(yard, "P1", kids, "CM1", at=10, actor="slitter")
     assert [c.id for c in made] == ["P1-1", "P1-2", "P1-3"]
     assert yard.coils["P1"].status is UnitStatus.CONSUMED
     assert all(yard.coils[k.id].location == "DOCK1" for k in kids)
@@ -39,6 +39,21 @@ def test_impossible_slits_are_refused_whole(
     before = len(yard.ledger)
     kids = [make_coil(id=f"P1-{i}", width=width, weight=weight, parents=parents) for i in (1, 2, 3)]
     with pytest.raises(InvalidInput, match=message):
-        slit(yard, "P1", kids, "SL1", at=10, actor="slitter")
+        slit(yard, "P1", kids, "CM1", at=10, actor="slitter")
     assert len(yard.ledger) == before
     assert yard.coils["P1"].status is UnitStatus.IN_STOCK
+
+
+def test_a_coil_is_consumed_only_by_a_known_station() -> None:
+    yard = fresh_yard()
+    yard.receive_coil(make_coil(id="P1"), "DOCK1", at=0, actor="mes")
+    with pytest.raises(InvalidInput, match="unknown station 'NOPE'"):
+        yard.consume("P1", "NOPE", at=1, actor="mill")
+    assert yard.coils["P1"].status is UnitStatus.IN_STOCK
+
+
+def test_a_time_that_is_not_a_number_is_refused_before_anything_is_written() -> None:
+    yard = fresh_yard()
+    with pytest.raises(InvalidInput, match="finite"):
+        yard.receive_coil(make_coil(id="P1"), "DOCK1", at=float("nan"), actor="mes")
+    assert yard.ledger == [] and "P1" not in yard.coils

@@ -171,6 +171,25 @@ class Ship(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PlanShipment(Command):
+    """Group coils into truckloads `shipment`-1, -2, ... within `payload` t, to leave from `dock`."""
+
+    shipment: str
+    coils: tuple[str, ...]
+    payload: float
+    dock: str
+    window: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfirmLoading(Command):
+    """A scan at the truck: the coil must be the shipment's next in loading order."""
+
+    shipment: str
+    coil: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Consume(Command):
     coil: str
     station: str

@@ -10,6 +10,7 @@ from typing import Any
 
 from wms.domain.putaway import putaway
 from wms.domain.retrieval import plan_retrieval_batch
+from wms.domain.shipments import confirm_loading, plan_shipments
 from wms.domain.units import CoilSpec, IngotStackSpec
 from wms.domain.yard import Move, Yard
 from wms.service_layer import commands as cmd
@@ -139,6 +140,25 @@ def ship(c: cmd.Ship, yard: Yard, now: float) -> Result:
     return {"unit": c.unit, "shipment": c.shipment}
 
 
+def plan_shipment(c: cmd.PlanShipment, yard: Yard, now: float) -> Result:
+    planned = plan_shipments(
+        yard,
+        c.shipment,
+        list(c.coils),
+        payload=c.payload,
+        dock=c.dock,
+        at=now,
+        actor=c.actor,
+        window=c.window,
+    )
+    return {"shipments": [{"shipment": s.id, "coils": list(s.coils), "dock": s.dock} for s in planned]}
+
+
+def confirm_loading_scan(c: cmd.ConfirmLoading, yard: Yard, now: float) -> Result:
+    shipment = confirm_loading(yard, c.shipment, c.coil, at=now, actor=c.actor)
+    return {"shipment": shipment.id, "loaded": list(shipment.loaded), "next": shipment.next_coil}
+
+
 def consume(c: cmd.Consume, yard: Yard, now: float) -> Result:
     yard.consume(c.coil, c.station, at=now, actor=c.actor)
     return {"coil": c.coil, "station": c.station}
@@ -167,5 +187,7 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.Lock: lock,
     cmd.Unlock: unlock,
     cmd.Ship: ship,
+    cmd.PlanShipment: plan_shipment,
+    cmd.ConfirmLoading: confirm_loading_scan,
     cmd.Consume: consume,
 }

@@ -150,3 +150,35 @@ def test_a_conflict_that_never_clears_gives_up_with_stale_version() -> None:
         bus.handle(receive("K1"))
     assert store.entries == []
     assert bus.retries == bus.max_attempts - 1
+
+
+def test_a_truck_is_planned_and_loaded_by_scans_through_the_bus() -> None:
+    bus, store, _ = make_bus()
+    for coil, weight in (("K1", 12.0), ("K2", 9.0)):
+        bus.handle(receive(coil, location="DOCK1", weight=weight))
+    planned = bus.handle(
+        cmd.PlanShipment(actor="planner", shipment="SH7", coils=("K2", "K1"), payload=24.0, dock="DOCK1")
+    )
+    assert planned["shipments"] == [{"shipment": "SH7-1", "coils": ["K1", "K2"], "dock": "DOCK1"}]
+    scan = cmd.ConfirmLoading(actor="loader", shipment="SH7-1", coil="K1", idempotency_key="scan-91")
+    assert bus.handle(scan)["next"] == "K2"
+    assert bus.handle(scan)["next"] == "K2"  # the scanner retried: applied once
+    with pytest.raises(Exception, match="loads 'K2' next; 'K1' was scanned"):
+        bus.handle(cmd.ConfirmLoading(actor="loader", shipment="SH7-1", coil="K1"))
+    assert [e.kind for e in store.entries].count("UnitShipped") == 1
+
+
+def test_retrieval_through_the_bus_relocates_the_coil_on_top() -> None:
+    bus, _, _ = make_bus()
+    for coil, target in (("K1", "FS1-B1-R02-P03-G"), ("K2", "FS1-B1-R02-P04-G"), ("K3", "FS1-B1-R02-P03-U")):
+        bus.handle(receive(coil, weight=15.0 if coil == "K3" else 20.0))
+        bus.handle(cmd.MoveNow(actor="c", unit=coil, target=target, carrier="C1"))
+    result = bus.handle(cmd.PlanRetrieval(actor="mes", coils=("K1",), destination="H-FS1"))
+    yard = bus.uow.yard
+    relocation = next(m for m in yard.moves.values() if m.purpose == "relocation")
+    assert relocation.unit == "K3"
+    assert "plan" in result
+    # Once the relocation has started, asking again plans the retrieval itself.
+    bus.handle(cmd.StartMove(actor="c", move=relocation.id, carrier="C1"))
+    bus.handle(cmd.PlanRetrieval(actor="mes", coils=("K1",), destination="H-FS1"))
+    assert any(m.unit == "K1" and m.purpose == "retrieval" for m in bus.uow.yard.moves.values())

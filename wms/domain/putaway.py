@@ -255,7 +255,41 @@ _INDEXES: weakref.WeakKeyDictionary[Yard, _YardIndexes] = weakref.WeakKeyDiction
 # ---------------------------------------------------------------------------------------------- flat stores
 
 
-class FlatIndex:
+class _PlaceState:
+    """Which places of an index are open: the bookkeeping both kinds of store index share.
+
+    Arrays have `size` slots (a flat index keeps one spare slot for "no support"); `refresh_place` reads
+    place `i` back from the yard and returns the unit on it, if any.
+    """
+
+    ids: list[str]
+
+    def _init_place_state(self, size: int, n: int) -> None:
+        self.occupied: BoolArray = np.zeros(size, dtype=np.bool_)
+        self.reserved: BoolArray = np.zeros(size, dtype=np.bool_)
+        self.locked_in: BoolArray = np.zeros(size, dtype=np.bool_)
+        self.closed: BoolArray = np.zeros(size, dtype=np.bool_)  # occupied, reserved or locked in
+        self.occupant: list[str | None] = [None] * n
+
+    def _refresh_all(self, yard: Yard) -> None:
+        for i, pid in enumerate(self.ids):
+            place = yard.locations[pid]
+            if place.occupants or place.reserved_by is not None or place.locked_in is not None:
+                self.refresh(yard, i)
+
+    def refresh(self, yard: Yard, i: int) -> None:
+        self.refresh_place(yard, i)
+
+    def refresh_place(self, yard: Yard, i: int) -> str | None:
+        place = yard.locations[self.ids[i]]
+        occupied, reserved, locked = place.is_full, place.reserved_by is not None, place.locked_in is not None
+        self.occupied[i], self.reserved[i], self.locked_in[i] = occupied, reserved, locked
+        self.closed[i] = occupied or reserved or locked
+        self.occupant[i] = place.occupants[0] if place.occupants else None
+        return self.occupant[i]
+
+
+class FlatIndex(_PlaceState):
     """Numpy arrays over the saddle positions of one flat store, indexed in layout order.
 
     Live arrays have one extra slot at the end (index n), always empty: ground positions name it as their
@@ -338,10 +372,7 @@ class FlatIndex:
 
         # Live state.
         size = n + 1
-        self.occupied: BoolArray = np.zeros(size, dtype=np.bool_)
-        self.reserved: BoolArray = np.zeros(size, dtype=np.bool_)
-        self.locked_in: BoolArray = np.zeros(size, dtype=np.bool_)
-        self.closed: BoolArray = np.zeros(size, dtype=np.bool_)  # occupied, reserved or locked in
+        self._init_place_state(size, n)
         self.has_coil: BoolArray = np.zeros(size, dtype=np.bool_)
         self.in_move: BoolArray = np.zeros(size, dtype=np.bool_)
         self.never_carries: BoolArray = np.zeros(size, dtype=np.bool_)  # skid-packed or thin gauge
@@ -352,25 +383,16 @@ class FlatIndex:
         self.temperature_at: FloatArray = np.full(size, np.nan, dtype=np.float64)
         self.alloy: IntArray = np.full(size, NO_CODE, dtype=np.intp)
         self.customer: IntArray = np.full(size, NO_CODE, dtype=np.intp)
-        self.occupant: list[str | None] = [None] * n
         self._alloys: dict[str, int] = {}
         self._customers: dict[str, int] = {}
-        locations = yard.locations
-        for i, pid in enumerate(self.ids):
-            place = locations[pid]
-            if place.occupants or place.reserved_by is not None or place.locked_in is not None:
-                self.refresh(yard, i)
+        self._refresh_all(yard)
 
     # ------------------------------------------------------------------------------------------ upkeep
 
     def refresh(self, yard: Yard, i: int) -> None:
         """Read position `i` back from the yard (after anything there changed)."""
-        place = yard.locations[self.ids[i]]
-        occupied, reserved, locked = place.is_full, place.reserved_by is not None, place.locked_in is not None
-        self.occupied[i], self.reserved[i], self.locked_in[i] = occupied, reserved, locked
-        self.closed[i] = occupied or reserved or locked
-        coil = yard.coils.get(place.occupants[0]) if place.occupants else None
-        self.occupant[i] = place.occupants[0] if place.occupants else None
+        occupant = self.refresh_place(yard, i)
+        coil = yard.coils.get(occupant) if occupant is not None else None
         if coil is None:
             self.has_coil[i] = self.in_move[i] = self.never_carries[i] = False
             self.weight[i] = self.od[i] = 0.0
@@ -670,7 +692,7 @@ def _where_is(yard: Yard, coil: Coil) -> tuple[float, float] | None:
 # ---------------------------------------------------------------------------------------------- high-bay stores
 
 
-class HighBayIndex:
+class HighBayIndex(_PlaceState):
     """Numpy arrays over the cells of one high-bay store: travel time, turnover class, free or not."""
 
     def __init__(self, yard: Yard, store: plant_schema.HighBayStore) -> None:
@@ -703,22 +725,8 @@ class HighBayIndex:
                 first, last = ranked[min(lo, size - 1)], ranked[max(min(hi, size) - 1, min(lo, size - 1))]
                 self.zone_lo[k, c], self.zone_hi[k, c] = self.time[first], self.time[last]
         self.limit = min(store.cell_load_limit, store.stacker.safe_working_load)
-        self.occupied: BoolArray = np.zeros(n, dtype=np.bool_)
-        self.reserved: BoolArray = np.zeros(n, dtype=np.bool_)
-        self.locked_in: BoolArray = np.zeros(n, dtype=np.bool_)
-        self.closed: BoolArray = np.zeros(n, dtype=np.bool_)
-        self.occupant: list[str | None] = [None] * n
-        for i, cid in enumerate(self.ids):
-            place = yard.locations[cid]
-            if place.occupants or place.reserved_by is not None or place.locked_in is not None:
-                self.refresh(yard, i)
-
-    def refresh(self, yard: Yard, i: int) -> None:
-        place = yard.locations[self.ids[i]]
-        occupied, reserved, locked = place.is_full, place.reserved_by is not None, place.locked_in is not None
-        self.occupied[i], self.reserved[i], self.locked_in[i] = occupied, reserved, locked
-        self.closed[i] = occupied or reserved or locked
-        self.occupant[i] = place.occupants[0] if place.occupants else None
+        self._init_place_state(n, n)
+        self._refresh_all(yard)
 
     def snapshot(self) -> dict[str, list[object]]:
         state: dict[str, list[object]] = {"occupant": list(self.occupant)}

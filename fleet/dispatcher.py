@@ -1,0 +1,383 @@
+"""The dispatcher: which vehicle does which transport order, and where idle vehicles charge or park.
+
+It runs the openTCS phases (research/fleet.md §1.5, §6.5) in one synchronous call, `dispatch(vehicles, at)`:
+
+1. **Assign free orders.** The dispatchable orders (`OrderBook.dispatchable()`: CREATED, dependencies and
+   sequence predecessors done) go to the available vehicles at minimum total cost, solved exactly with
+   `scipy.optimize.linear_sum_assignment` (not openTCS's greedy sort; research/perf.md §4: 100 × 1,000 in
+   well under a millisecond). The cost of vehicle i doing order j is
+
+       cost[i, j] = travel[i, j]
+                    - priority_weight * priority[j]
+                    + lateness_weight * (late[i, j] - late_if_deferred[j])
+
+   * `travel[i, j]`: seconds (`FASTEST` profile, empty) from the vehicle's node (or, on an edge, the edge's
+     target) to the order's first destination; one `Router.cost_matrix` call per vehicle class.
+   * `priority_weight` (default 10,000 s per level) is far more than any travel time in a plant, so a
+     higher-priority order always wins a vehicle over a lower one, whatever the distances.
+   * `late[i, j] = max(0, at + travel[i, j] - deadline[j])`: how late the vehicle would reach the first
+     destination (a lower bound on the order's lateness); `late_if_deferred[j]` is the same for the order's
+     best vehicle one `defer_horizon` (300 s) later, i.e. how late the order gets if it waits for the next
+     round. So among vehicles, the one that keeps the deadline wins; among orders competing for too few
+     vehicles, the one whose deadline is at risk wins. Orders without a deadline have no such term.
+   * Infeasible pairs (wrong class, too heavy, no route) get a big finite cost, bigger than any difference
+     of feasible totals, so the solver first maximises the number of feasible pairs, then minimises cost;
+     infeasible pairs it still picks (rectangular or sparse problems) are dropped.
+
+   A vehicle is available when it has no order (neither `vehicle.order` nor an ASSIGNED or ACTIVE order
+   in the book) and is IDLE, or is only driving to / standing at a charger or parking place this dispatcher
+   sent it to (those moves are dispensable: a real order preempts them), and in either case is not low on
+   energy. A vehicle on an edge is costed from the edge's end. The dispatcher records each order with
+   `book.assign`; telling the vehicle (and setting `vehicle.order`) is the caller's job.
+2. **Take over.** An ASSIGNED (not yet started) order whose vehicle is still on its way to the pickup is
+   given to a vehicle left free after phase 1 when that vehicle reaches the first destination at least
+   `takeover_margin` seconds (default 30 s) sooner: `book.withdraw` then `book.assign`, and the assignment
+   names the vehicle that lost the order in `previous`. Greedy, highest priority first.
+3. **Recharge.** IDLE vehicles below their class's `low_fraction` go to a free charger (node kind
+   'charger'), matched optimally by travel time; a charger holds one vehicle: it is taken by a vehicle
+   standing on it or by one this dispatcher sent there. A vehicle keeps its charger until its energy is
+   back to `full_fraction` (then it is parked) or it gets a real order. No free charger: it waits.
+4. **Park.** IDLE vehicles with nothing else to do that are not on a parking node go to a free one (kind
+   'parking'), matched optimally by travel time; one vehicle per parking node.
+
+`vehicle_failed(vehicle, at)` gives the vehicle's order back to the book (ASSIGNED: `withdraw`; ACTIVE and
+nothing dropped yet: `reassign`) so the next dispatch gives it to another vehicle; an order whose unit was
+already dropped is left for the caller. The caller keeps the vehicle out of the next dispatch by its state
+(ERROR or UNAVAILABLE).
+
+Pure and synchronous: no I/O, no clock (time is `at`, seconds on the core's clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped, unused-ignore]
+
+from fleet.domain.orders import OrderBook, OrderState, OrderTransition, TransportOrder
+from fleet.domain.vehicles import OnEdge, Vehicle, VehicleState
+from fleet.routing import FASTEST, CostProfile, Router
+from layout import Plant
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+PRIORITY_WEIGHT = 10_000.0  # seconds of travel one priority level is worth
+LATENESS_WEIGHT = 10.0  # seconds of travel one second of lateness is worth
+DEFER_HORIZON = 300.0  # seconds an order left unassigned is assumed to wait for the next chance
+TAKEOVER_MARGIN = 30.0  # seconds a free vehicle must save to take an assigned order over
+
+
+class AssignmentKind(StrEnum):
+    ORDER = "order"
+    CHARGE = "charge"
+    PARK = "park"
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One decision: `vehicle` drives to `target_node` for `order` (None for charging and parking).
+
+    `cost` is the assignment cost (travel seconds, plus the priority and deadline terms for orders);
+    `previous` names the vehicle an order was taken from (takeover), else None."""
+
+    vehicle: str
+    order: str | None
+    kind: AssignmentKind
+    target_node: str
+    cost: float
+    previous: str | None = None
+
+    @property
+    def dispensable(self) -> bool:
+        return self.kind is not AssignmentKind.ORDER
+
+
+def source_node(vehicle: Vehicle) -> str | None:
+    """Where routes of `vehicle` start: its node, or the end of the edge it is on."""
+    position = vehicle.position
+    return position.target if isinstance(position, OnEdge) else vehicle.node
+
+
+def solve(cost: FloatArray, feasible: BoolArray) -> list[tuple[int, int]]:
+    """Pairs (row, column) of a minimum-cost assignment using feasible pairs only, as many pairs as possible.
+
+    Infeasible entries get a finite cost larger than any difference between feasible totals, so the solver
+    maximises the number of feasible pairs first; the infeasible pairs it is forced to pick are dropped."""
+    rows = np.flatnonzero(feasible.any(axis=1))
+    columns = np.flatnonzero(feasible.any(axis=0))
+    if rows.size == 0 or columns.size == 0:
+        return []
+    sub = cost[np.ix_(rows, columns)]
+    ok = feasible[np.ix_(rows, columns)]
+    finite = sub[ok]
+    high, low = float(finite.max()), float(finite.min())
+    big = high + (high - low + 1.0) * (min(sub.shape) + 1)
+    r, c = linear_sum_assignment(np.where(ok, sub, big))
+    keep = ok[r, c]
+    return [(int(i), int(j)) for i, j in zip(rows[r[keep]], columns[c[keep]], strict=True)]
+
+
+class Dispatcher:
+    """Assigns orders, chargers and parking places for one plant; keeps only its charger/parking holds."""
+
+    def __init__(
+        self,
+        plant: Plant,
+        router: Router,
+        book: OrderBook,
+        *,
+        profile: CostProfile = FASTEST,
+        priority_weight: float = PRIORITY_WEIGHT,
+        lateness_weight: float = LATENESS_WEIGHT,
+        defer_horizon: float = DEFER_HORIZON,
+        takeover_margin: float = TAKEOVER_MARGIN,
+    ) -> None:
+        self.plant = plant
+        self.router = router
+        self.book = book
+        self.profile = profile
+        self.priority_weight = priority_weight
+        self.lateness_weight = lateness_weight
+        self.defer_horizon = defer_horizon
+        self.takeover_margin = takeover_margin
+        self.chargers = sorted(n for n, k in plant.node_kinds.items() if k == "charger")
+        self.parking = sorted(n for n, k in plant.node_kinds.items() if k == "parking")
+        self._holds: dict[str, Assignment] = {}
+
+    @property
+    def holds(self) -> Mapping[str, Assignment]:
+        """The charge and park assignments still standing, by vehicle (each holds its target node)."""
+        return dict(self._holds)
+
+    # ------------------------------------------------------------------------------------------ failures
+
+    def vehicle_failed(self, vehicle: str, at: float) -> list[OrderTransition]:
+        """Give the failed vehicle's orders back to the book; drop its charger or parking hold."""
+        self._holds.pop(vehicle, None)
+        out: list[OrderTransition] = []
+        for order in list(self.book.orders.values()):
+            if order.vehicle != vehicle:
+                continue
+            reason = f"vehicle {vehicle} failed"
+            if order.state is OrderState.ASSIGNED:
+                out += self.book.withdraw(order.id, at, reason)
+            elif order.state is OrderState.ACTIVE and not order.dropped:
+                out += self.book.reassign(order.id, at, reason)
+        return out
+
+    # ------------------------------------------------------------------------------------------ dispatch
+
+    def dispatch(self, vehicles: Mapping[str, Vehicle], at: float) -> list[Assignment]:
+        """One round of all phases; applies `book.assign` (and `withdraw` for takeovers) for real orders."""
+        self._release_holds(vehicles)
+        working = {
+            o.vehicle
+            for o in self.book.orders.values()
+            if o.state in (OrderState.ASSIGNED, OrderState.ACTIVE)
+        }
+        free = [v for _, v in sorted(vehicles.items()) if v.id not in working and self._free(v)]
+        orders = self.book.dispatchable()
+        assigned = [o for o in self.book.orders.values() if o.state is OrderState.ASSIGNED]
+        holders = [
+            vehicles[o.vehicle]
+            for o in assigned
+            if o.vehicle is not None and o.vehicle in vehicles and self._on_the_way(vehicles[o.vehicle])
+        ]
+        sources = [*free, *holders]
+        travel = self._travel(sources, [*orders, *assigned])
+        out: list[Assignment] = []
+
+        # Phase 1: free orders, optimally.
+        able = [v for v in free if not v.energy_low]
+        n_able, n_orders = len(able), len(orders)
+        if able and orders:
+            t = travel[:n_able, :n_orders]
+            cost = self._order_cost(t, orders, at)
+            feasible = np.isfinite(t) & self._fits(able, orders)
+            for i, j in solve(cost, feasible):
+                vehicle, order = able[i], orders[j]
+                out.append(self._give(vehicle, order, float(cost[i, j]), at))
+        busy = {a.vehicle for a in out}
+
+        # Phase 2: takeovers of assigned orders not yet started.
+        left = [i for i, v in enumerate(able) if v.id not in busy]
+        index = {v.id: i for i, v in enumerate(sources)}
+        if left and assigned:
+            ranked = sorted(range(len(assigned)), key=lambda k: (-assigned[k].spec.priority, assigned[k].id))
+            for k in ranked:
+                order = assigned[k]
+                holder = order.vehicle
+                if holder is None or holder not in index:
+                    continue
+                column = n_orders + k
+                now = travel[index[holder], column]
+                best, best_i = np.inf, -1
+                for i in left:
+                    if able[i].id not in busy and order.accepts(able[i]) and travel[i, column] < best:
+                        best, best_i = float(travel[i, column]), i
+                if best_i >= 0 and best + self.takeover_margin < now:
+                    winner = able[best_i]
+                    self.book.withdraw(order.id, at, f"taken over by {winner.id}")
+                    out.append(self._give(winner, order, best, at, previous=holder))
+                    busy.add(winner.id)
+
+        # Phases 3 and 4: chargers for low vehicles, parking for the rest with nothing to do.
+        idle = [v for v in free if v.id not in busy and v.state is VehicleState.IDLE]
+        low = [
+            v
+            for v in idle
+            if v.energy_low and (v.id not in self._holds or self._holds[v.id].kind is AssignmentKind.PARK)
+        ]
+        out += self._send(low, self.chargers, AssignmentKind.CHARGE, vehicles)
+        taken = {a.vehicle for a in out}
+        rest = [
+            v
+            for v in idle
+            if v.id not in taken
+            and v.id not in self._holds
+            and not v.energy_low
+            and self.plant.node_kinds.get(v.node or "") != "parking"
+        ]
+        out += self._send(rest, self.parking, AssignmentKind.PARK, vehicles)
+        return out
+
+    # --------------------------------------------------------------------------------------- internals
+
+    def _release_holds(self, vehicles: Mapping[str, Vehicle]) -> None:
+        for vid, hold in list(self._holds.items()):
+            v = vehicles.get(vid)
+            gone = (
+                v is None or v.order is not None or v.state in (VehicleState.ERROR, VehicleState.UNAVAILABLE)
+            )
+            done = v is not None and hold.kind is AssignmentKind.CHARGE and v.state is VehicleState.IDLE
+            if gone or (done and v is not None and _charged(v)):
+                del self._holds[vid]
+
+    def _free(self, vehicle: Vehicle) -> bool:
+        """IDLE with no order, or only on a dispensable move of ours (driving to, or at, a charger or park)."""
+        if vehicle.order is not None or source_node(vehicle) is None:
+            return False
+        if vehicle.state is VehicleState.IDLE:
+            return True
+        return vehicle.id in self._holds and vehicle.state in (VehicleState.MOVING, VehicleState.CHARGING)
+
+    @staticmethod
+    def _on_the_way(vehicle: Vehicle) -> bool:
+        return vehicle.state in (VehicleState.IDLE, VehicleState.MOVING) and source_node(vehicle) is not None
+
+    def _travel(self, vehicles: Sequence[Vehicle], orders: Sequence[TransportOrder]) -> FloatArray:
+        """Seconds from each vehicle to each order's next destination; inf where the class cannot do it."""
+        out = np.full((len(vehicles), len(orders)), np.inf)
+        targets = [_first_node(o) for o in orders]
+        for vclass, rows in _by_class(vehicles).items():
+            columns = [j for j, o in enumerate(orders) if o.spec.vehicle_class in (None, vclass)]
+            if not columns:
+                continue
+            graph = self.plant.graph(vclass)
+            columns = [j for j in columns if targets[j] in graph]
+            if not columns:
+                continue
+            block = self.router.cost_matrix(
+                vclass,
+                [source_node(vehicles[i]) or "" for i in rows],
+                [targets[j] for j in columns],
+                self.profile,
+            )
+            out[np.ix_(rows, columns)] = block
+        return out
+
+    def _order_cost(self, travel: FloatArray, orders: Sequence[TransportOrder], at: float) -> FloatArray:
+        """The cost formula of the module docstring; inf where `travel` is."""
+        priority = np.fromiter((o.spec.priority for o in orders), dtype=np.float64, count=len(orders))
+        cost = travel - self.priority_weight * priority
+        due = [j for j, o in enumerate(orders) if o.spec.deadline is not None]
+        if due:
+            deadline = np.array([orders[j].spec.deadline for j in due], dtype=np.float64)
+            t = travel[:, due]
+            best = np.where(np.isfinite(t), t, np.inf).min(axis=0)
+            with np.errstate(invalid="ignore"):
+                late = np.maximum(0.0, at + t - deadline)
+                deferred = np.maximum(0.0, at + self.defer_horizon + best - deadline)
+                extra = np.nan_to_num(late - deferred, nan=0.0, posinf=0.0, neginf=0.0)
+            cost[:, due] += self.lateness_weight * extra
+        return cost
+
+    @staticmethod
+    def _fits(vehicles: Sequence[Vehicle], orders: Sequence[TransportOrder]) -> BoolArray:
+        """Capacity (the class is already in the travel matrix: inf across classes)."""
+        capacity = np.fromiter(
+            (v.capabilities.max_load for v in vehicles), dtype=np.float64, count=len(vehicles)
+        )
+        need = np.fromiter((o.spec.required_capacity for o in orders), dtype=np.float64, count=len(orders))
+        fits: BoolArray = (capacity[:, None] >= need[None, :]) & (need[None, :] >= 0)
+        return fits
+
+    def _give(
+        self, vehicle: Vehicle, order: TransportOrder, cost: float, at: float, previous: str | None = None
+    ) -> Assignment:
+        why = "dispatched" if previous is None else f"dispatched, taken over from {previous}"
+        self.book.assign(order.id, vehicle.id, at, reason=why)
+        self._holds.pop(vehicle.id, None)
+        return Assignment(vehicle.id, order.id, AssignmentKind.ORDER, _first_node(order), cost, previous)
+
+    def _send(
+        self,
+        candidates: Sequence[Vehicle],
+        places: Sequence[str],
+        kind: AssignmentKind,
+        vehicles: Mapping[str, Vehicle],
+    ) -> list[Assignment]:
+        """Match vehicles to free places of one kind by travel time; record and return the holds."""
+        if not candidates or not places:
+            return []
+        wanted = {v.id for v in candidates}
+        taken = {h.target_node for vid, h in self._holds.items() if vid not in wanted}
+        taken |= {n for v in vehicles.values() if v.id not in wanted and (n := v.node) is not None}
+        free_places = [p for p in places if p not in taken]
+        if not free_places:
+            return []
+        travel = np.full((len(candidates), len(free_places)), np.inf)
+        for vclass, rows in _by_class(candidates).items():
+            graph = self.plant.graph(vclass)
+            columns = [j for j, p in enumerate(free_places) if p in graph]
+            if columns:
+                travel[np.ix_(rows, columns)] = self.router.cost_matrix(
+                    vclass,
+                    [source_node(candidates[i]) or "" for i in rows],
+                    [free_places[j] for j in columns],
+                    self.profile,
+                )
+        out: list[Assignment] = []
+        for i, j in solve(travel, np.isfinite(travel)):
+            vehicle = candidates[i]
+            if vehicle.node == free_places[j]:
+                # Already there: hold the place, nothing to drive.
+                self._holds[vehicle.id] = Assignment(vehicle.id, None, kind, free_places[j], 0.0)
+                continue
+            assignment = Assignment(vehicle.id, None, kind, free_places[j], float(travel[i, j]))
+            self._holds[vehicle.id] = assignment
+            out.append(assignment)
+        return out
+
+
+def _first_node(order: TransportOrder) -> str:
+    destination = order.next_destination
+    return destination.node if destination is not None else order.spec.destinations[-1].node
+
+
+def _by_class(vehicles: Iterable[Vehicle]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {}
+    for i, v in enumerate(vehicles):
+        groups.setdefault(v.vehicle_class, []).append(i)
+    return groups
+
+
+def _charged(vehicle: Vehicle) -> bool:
+    battery = vehicle.spec.battery
+    fraction = vehicle.energy_fraction
+    return battery is None or fraction is None or fraction >= battery.full_fraction

@@ -20,6 +20,7 @@ from layout import Plant
 from layout.build import build_plant
 from layout.rules import check_plant_file
 from layout.schema import PlantFile
+from tests.plant_strategies import scattered_network
 
 CLASSES = ("agv-a", "agv-b", "agv-c")
 SIZE = 200.0
@@ -27,20 +28,7 @@ SIZE = 200.0
 
 @st.composite
 def plant_files(draw: st.DrawFn) -> dict[str, Any]:
-    count = draw(st.integers(min_value=2, max_value=25))
-    cells = draw(
-        st.lists(
-            st.tuples(st.integers(0, 39), st.integers(0, 39)), min_size=count, max_size=count, unique=True
-        )
-    )
-    nodes = [{"id": f"N{i}", "at": [5.0 + x * 4.5, 5.0 + y * 4.5]} for i, (x, y) in enumerate(cells)]
-    pairs = draw(
-        st.lists(
-            st.tuples(st.integers(0, count - 1), st.integers(0, count - 1)).filter(lambda p: p[0] != p[1]),
-            max_size=3 * count,
-            unique_by=lambda p: (min(p), max(p)),
-        )
-    )
+    nodes, pairs = draw(scattered_network(25))
     edges = []
     for a, b in pairs:
         edge: dict[str, Any] = {"from": f"N{a}", "to": f"N{b}", "two_way": draw(st.booleans())}

@@ -1,0 +1,553 @@
+"""The fleet core: one synchronous event loop over the order book, dispatcher, router and traffic control.
+
+`FleetCore(plant)` owns the plant's vehicles (`vehicles_of`), an `OrderBook`, a `Router`, a `TrafficControl`
+(every vehicle registered at its home node) and a `Dispatcher`. Its single entry point is
+
+    handle(message, at) -> list[Effect]
+
+Messages (`Message`):
+
+- commands from the WMS or an operator: `SubmitOrder(spec)`, `SubmitSequence(sequence, specs)`,
+  `CancelOrder(order, reason)`;
+- vehicle events from the port (`ports.VehicleEvent`): `Progress`, `Arrived`, `OperationDone`,
+  `StateChanged` (error and unavailable included), `EnergyReport`;
+- `Tick()`: dispatch, retry allocation for waiting vehicles, resolve one deadlock at a time, make parked
+  blockers give way.
+
+Effects (`Effect`):
+
+- `ports.SendRoute` and `ports.Cancel`: commands the shell hands to the `VehiclePort`;
+- `OrderChanged(transition)`: one order state change, in the order the book recorded it (for the WMS and UI);
+- `WakeAt(at)`: the shell should send a `Tick` at (or soon after) `at`, because something waits.
+
+`at` is the shell's clock (seconds); the core never reads a clock, never sleeps and does no I/O. Every state
+change happens inside `handle`. See docs/fleet.md, "The fleet core", for the rules and what is not done.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from itertools import pairwise
+
+from fleet.dispatcher import AssignmentKind, Dispatcher
+from fleet.domain.orders import (
+    Operation,
+    OrderBook,
+    OrderSequence,
+    OrderSpec,
+    OrderState,
+    OrderTransition,
+)
+from fleet.domain.vehicles import AtNode, Load, Vehicle, VehicleState, vehicles_of
+from fleet.ports import (
+    Arrived,
+    Cancel,
+    EnergyReport,
+    OperationDone,
+    Progress,
+    SendRoute,
+    StateChanged,
+    VehicleEvent,
+)
+from fleet.routing import NoRoute, Router
+from fleet.traffic import Resolution, ResolutionKind, Resource, TrafficControl, edge_resource
+from layout import Plant
+
+STEPS = 2  # nodes released ahead of the vehicle's node (the bounded base, k)
+TICK_INTERVAL = 1.0  # seconds between ticks the core asks for while something waits
+MAX_RESOLUTIONS = 4  # deadlocks resolved per tick at most
+
+# ------------------------------------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitOrder:
+    spec: OrderSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitSequence:
+    sequence: OrderSequence
+    specs: tuple[OrderSpec, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelOrder:
+    order: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tick:
+    """Periodic work: dispatch, allocation retries, deadlocks, parked blockers."""
+
+
+Message = SubmitOrder | SubmitSequence | CancelOrder | Tick | VehicleEvent
+
+# -------------------------------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderChanged:
+    transition: OrderTransition
+
+
+@dataclass(frozen=True, kw_only=True)
+class WakeAt:
+    at: float
+
+
+Effect = SendRoute | Cancel | OrderChanged | WakeAt
+
+# ------------------------------------------------------------------------------------------- internals
+
+
+class DriveKind(StrEnum):
+    ORDER = "order"  # driving to the order's next destination
+    RETREAT = "retreat"  # a deadlock retreat for an order; the destination is given again on arrival
+    ERRAND = "errand"  # an order-less move (making way for another vehicle)
+
+
+@dataclass(slots=True)
+class Drive:
+    """The route a vehicle was last sent, as sent: `nodes` from where the route started, `released` of them
+    released, `pos` the index of the node the vehicle last reported. `stopping` after a Cancel was sent."""
+
+    order: str  # the SendRoute's order: a book order id, or an errand id
+    kind: DriveKind
+    nodes: tuple[str, ...]
+    released: int
+    operation: Operation
+    pos: int = 0
+    arrived: bool = False
+    stopping: bool = False
+
+    def command(self, vehicle: str) -> SendRoute:
+        return SendRoute(
+            vehicle=vehicle,
+            order=self.order,
+            nodes=self.nodes,
+            released=self.released,
+            operation=self.operation,
+        )
+
+
+_OUT = (VehicleState.ERROR, VehicleState.UNAVAILABLE)
+_WORKING = (VehicleState.MOVING, VehicleState.LOADING, VehicleState.CHARGING)
+
+
+class FleetCore:
+    """Orders, vehicles and traffic of one plant behind one `handle(message, at)`."""
+
+    def __init__(self, plant: Plant, *, steps: int = STEPS, tick_interval: float = TICK_INTERVAL) -> None:
+        self.plant = plant
+        self.steps = steps
+        self.tick_interval = tick_interval
+        self.vehicles: dict[str, Vehicle] = vehicles_of(plant)
+        self.book = OrderBook(plant)
+        self.router = Router(plant)
+        self.traffic = TrafficControl(plant)
+        # Takeovers (phase 2) are off: a vehicle already driving to the pickup keeps its order.
+        self.dispatcher = Dispatcher(plant, self.router, self.book, takeover_margin=math.inf)
+        for vid, vehicle in sorted(self.vehicles.items()):
+            self.traffic.register(vid, vehicle.vehicle_class, vehicle.home)
+        self.drives: dict[str, Drive] = {}
+        self.out: set[str] = set()  # vehicles in ERROR or UNAVAILABLE, until they report IDLE
+        self.resume: set[str] = set()  # vehicles back from a deadlock retreat, to be sent on at the next tick
+        self.hold: dict[str, tuple[str, str]] = {}  # vehicle -> (vehicle, errand) it waits for
+        self._errands = 0
+
+    # ------------------------------------------------------------------------------------------ queries
+
+    def drive_of(self, vehicle: str) -> Drive | None:
+        return self.drives.get(vehicle)
+
+    def open_orders(self) -> list[str]:
+        return sorted(o.id for o in self.book.orders.values() if not o.state.terminal)
+
+    # ------------------------------------------------------------------------------------- entry point
+
+    def handle(self, message: Message, at: float) -> list[Effect]:
+        """Apply one message; return what should happen next (commands, order changes, a wake-up)."""
+        seen = len(self.book.events)
+        out: list[Effect] = []
+        if isinstance(message, SubmitOrder):
+            self.book.add(message.spec)
+        elif isinstance(message, SubmitSequence):
+            self.book.add_sequence(message.sequence, message.specs)
+        elif isinstance(message, CancelOrder):
+            self.book.cancel(message.order, at, message.reason)
+        elif isinstance(message, Tick):
+            out += self._tick(at)
+        elif isinstance(message, Progress):
+            out += self._progress(message, at)
+        elif isinstance(message, Arrived):
+            self._arrived(message, at)
+        elif isinstance(message, OperationDone):
+            out += self._operation_done(message, at)
+        elif isinstance(message, StateChanged):
+            out += self._state_changed(message, at)
+        elif isinstance(message, EnergyReport) and message.vehicle in self.vehicles:
+            self.vehicles[message.vehicle].energy = message.energy
+        out += self._after_transitions(seen, at)
+        changes: list[Effect] = [OrderChanged(transition=t) for t in self.book.events[seen:]]
+        if isinstance(message, Tick) and self._waiting():
+            out.append(WakeAt(at=at + self.tick_interval))
+        return changes + out
+
+    # --------------------------------------------------------------------------------------- vehicle events
+
+    def _progress(self, event: Progress, at: float) -> list[Effect]:
+        vid = event.vehicle
+        vehicle = self.vehicles[vid]
+        vehicle.position = AtNode(event.node)
+        if vid in self.out:
+            return []
+        self.traffic.progress(vid, event.node)
+        drive = self.drives.get(vid)
+        if drive is None:
+            return []
+        self._start_if_assigned(drive, at)
+        for i in range(drive.pos + 1, drive.released):
+            if drive.nodes[i] == event.node:
+                drive.pos = i
+                break
+        if drive.stopping:
+            return []
+        return self._extend(vid, drive)
+
+    def _arrived(self, event: Arrived, at: float) -> None:
+        vehicle = self.vehicles[event.vehicle]
+        vehicle.position = AtNode(event.node)
+        drive = self.drives.get(event.vehicle)
+        if drive is not None and drive.order == event.order:
+            drive.arrived = True
+            self._start_if_assigned(drive, at)
+
+    def _operation_done(self, event: OperationDone, at: float) -> list[Effect]:
+        vid = event.vehicle
+        vehicle = self.vehicles[vid]
+        vehicle.position = AtNode(event.node)
+        drive = self.drives.get(vid)
+        if drive is None or drive.order != event.order or drive.stopping:
+            return []
+        del self.drives[vid]
+        if drive.kind is DriveKind.ERRAND:
+            return []
+        order = self.book[drive.order]
+        if drive.kind is DriveKind.RETREAT:
+            self.resume.add(vid)  # its route again at the next tick, after parked vehicles made way
+            return []
+        self._start_if_assigned(drive, at)
+        if order.state is not OrderState.ACTIVE:
+            vehicle.order = None
+            return []
+        destination = self.book.destination_done(order.id, at)
+        if destination.operation is Operation.PICK:
+            vehicle.load = Load(order.spec.unit, order.spec.weight)
+        elif destination.operation is Operation.DROP:
+            vehicle.load = None
+        if order.next_destination is not None:
+            return self._drive_order(vid, order.id, at)
+        self.book.finish(order.id, at)
+        vehicle.order = None
+        return []
+
+    def _state_changed(self, event: StateChanged, at: float) -> list[Effect]:
+        vid = event.vehicle
+        vehicle = self.vehicles[vid]
+        vehicle.state = event.state
+        if event.state in _OUT:
+            if vid not in self.out:
+                self._fail_vehicle(vid, at, event.error or str(event.state))
+            return []
+        if vid in self.out:
+            if event.state is VehicleState.IDLE:
+                self.out.discard(vid)  # back in service where it stands; it holds its node already
+            return []
+        drive = self.drives.get(vid)
+        if drive is None:
+            return []
+        if drive.stopping and event.state not in _WORKING:
+            self._settle(vid)
+            del self.drives[vid]
+        elif event.state in _WORKING:
+            self._start_if_assigned(drive, at)
+        return []
+
+    def _fail_vehicle(self, vid: str, at: float, why: str) -> None:
+        """The vehicle is out: free all it held except the node it stands on, give its order back."""
+        self.out.add(vid)
+        self.resume.discard(vid)
+        self.hold.pop(vid, None)
+        vehicle = self.vehicles[vid]
+        self.drives.pop(vid, None)
+        self._settle(vid)
+        self.dispatcher.vehicle_failed(vid, at)
+        for order in self.book.orders.values():
+            if order.vehicle == vid and order.state in (OrderState.ASSIGNED, OrderState.ACTIVE):
+                # Only an order whose unit was already dropped is left over: it cannot be redone.
+                self.book.fail(order.id, at, f"vehicle {vid} failed after the drop: {why}")
+        vehicle.order = None
+
+    def _settle(self, vid: str) -> None:
+        """Free everything the vehicle holds but the node it last reported (it physically stands there)."""
+        node = self.traffic.node_of(vid)
+        self.traffic.release(vid)
+        self.traffic.register(vid, self.vehicles[vid].vehicle_class, node)
+
+    def _start_if_assigned(self, drive: Drive, at: float) -> None:
+        if drive.kind is DriveKind.ERRAND or drive.stopping:
+            return
+        order = self.book[drive.order]
+        if order.state is OrderState.ASSIGNED:
+            self.book.start(order.id, at, "vehicle began the route")
+
+    # ---------------------------------------------------------------------------------------------- orders
+
+    def _after_transitions(self, seen: int, at: float) -> list[Effect]:
+        """Stop the vehicles of orders that ended (cancelled or failed) while a vehicle worked on them."""
+        out: list[Effect] = []
+        for transition in self.book.events[seen:]:
+            if transition.to_state not in (OrderState.CANCELLED, OrderState.FAILED):
+                continue
+            for vid in sorted(self.resume):
+                if self.vehicles[vid].order == transition.order:
+                    self.resume.discard(vid)
+                    self.hold.pop(vid, None)
+                    self.vehicles[vid].order = None
+            for vid, drive in list(self.drives.items()):
+                if drive.kind is DriveKind.ERRAND or drive.order != transition.order or drive.stopping:
+                    continue
+                out.append(Cancel(vehicle=vid, order=drive.order))
+                self.vehicles[vid].order = None
+                if self.vehicles[vid].state in _WORKING or len(self.traffic.base_of(vid)) > 1:
+                    # It may still be driving (or about to start, its state not reported yet) and stops at
+                    # the next node it may: keep its base until it reports a state that is not working.
+                    drive.stopping = True
+                    base_end = self.traffic.base_of(vid)[-1]
+                    self.traffic.claim(vid, [base_end])
+                else:
+                    self._settle(vid)
+                    del self.drives[vid]
+        return out
+
+    def _drive_order(self, vid: str, order_id: str, at: float, *, allocate: bool = True) -> list[Effect]:
+        order = self.book[order_id]
+        destination = order.next_destination
+        if destination is None:  # pragma: no cover - callers check
+            return []
+        return self._drive(
+            vid,
+            order_id,
+            kind=DriveKind.ORDER,
+            target=destination.node,
+            operation=destination.operation,
+            at=at,
+            allocate=allocate,
+        )
+
+    def _drive(
+        self,
+        vid: str,
+        order: str,
+        *,
+        kind: DriveKind,
+        target: str,
+        operation: Operation,
+        at: float,
+        allocate: bool = True,
+    ) -> list[Effect]:
+        """Route the vehicle from where it stands to `target`, claim, allocate (unless told not to: then
+        only its node is released, and the tick allocates later) and send the route."""
+        vehicle = self.vehicles[vid]
+        source = self.traffic.node_of(vid)
+        try:
+            route = self.router.route(vehicle.vehicle_class, source, target)
+        except NoRoute as error:
+            if kind is not DriveKind.ERRAND:
+                self.book.fail(order, at, str(error))
+                vehicle.order = None
+            return []
+        self.traffic.claim(vid, route.nodes)
+        released = self.traffic.allocate(vid, self.steps) if allocate else 1
+        drive = Drive(order=order, kind=kind, nodes=route.nodes, released=released, operation=operation)
+        self.drives[vid] = drive
+        return [drive.command(vid)]
+
+    def _extend(self, vid: str, drive: Drive) -> list[Effect]:
+        """Allocate further; send the route again if more is released (the released prefix is kept)."""
+        ahead = self.traffic.allocate(vid, self.steps)
+        released = drive.pos + ahead
+        if released <= drive.released:
+            return []
+        drive.released = released
+        return [drive.command(vid)]
+
+    # ------------------------------------------------------------------------------------------------ tick
+
+    def _tick(self, at: float) -> list[Effect]:
+        """Dispatch; send vehicles back from retreats (claimed, not yet allocated); let idle vehicles that
+        stand on someone's claim make way; allocate; resolve deadlocks; move stalled vehicles whose idle
+        blocker could not make way."""
+        out: list[Effect] = []
+        out += self._dispatch(at)
+        for vid in sorted(self.resume):
+            blocker, errand = self.hold.get(vid, ("", ""))
+            if blocker in self.drives and self.drives[blocker].order == errand:
+                continue  # still waiting for the vehicle it made room for
+            self.hold.pop(vid, None)
+            self.resume.discard(vid)
+            order = self.vehicles[vid].order
+            if order is not None and not self.book[order].state.terminal:
+                out += self._drive_order(vid, order, at, allocate=False)
+        out += self._make_way()
+        for vid, drive in sorted(self.drives.items()):
+            if not drive.stopping and vid not in self.out:
+                out += self._extend(vid, drive)
+        for _ in range(MAX_RESOLUTIONS):
+            resolution = self._one_resolution()
+            if resolution is None:
+                break
+            out += self._apply(resolution)
+        out += self._unblock()
+        return out
+
+    def _dispatch(self, at: float) -> list[Effect]:
+        eligible = {
+            vid: v for vid, v in self.vehicles.items() if vid not in self.drives and vid not in self.out
+        }
+        out: list[Effect] = []
+        for assignment in self.dispatcher.dispatch(eligible, at):
+            if assignment.kind is not AssignmentKind.ORDER or assignment.order is None:
+                continue  # charging and parking moves are not driven yet (docs/fleet.md)
+            self.vehicles[assignment.vehicle].order = assignment.order
+            out += self._drive_order(assignment.vehicle, assignment.order, at)
+        return out
+
+    def _one_resolution(self) -> Resolution | None:
+        for cycle in self.traffic.deadlocks():
+            if any(v in self.out or v not in self.drives or self.drives[v].stopping for v in cycle):
+                continue
+            resolution = self.traffic.resolve(cycle, self.router)
+            if resolution is not None:
+                return resolution
+        return None
+
+    def _apply(self, resolution: Resolution) -> list[Effect]:
+        """Stitch the proposal onto the victim's route: its released prefix stays, the rest is replaced."""
+        vid = resolution.victim
+        drive = self.drives[vid]
+        self.traffic.claim(vid, resolution.nodes)
+        drive.nodes = drive.nodes[: drive.released] + resolution.nodes[1:]
+        if resolution.kind is ResolutionKind.RETREAT:
+            drive.operation = Operation.MOVE
+            if drive.kind is DriveKind.ORDER:
+                drive.kind = DriveKind.RETREAT
+        ahead = self.traffic.allocate(vid, self.steps)
+        drive.released = max(drive.released, drive.pos + ahead)
+        return [drive.command(vid)]
+
+    def _idle(self, vid: str) -> bool:
+        """Standing with nothing to do: no drive, no order, not out of service."""
+        return vid not in self.drives and vid not in self.out and self.vehicles[vid].order is None
+
+    def _in_the_way(self, vid: str) -> bool:
+        """Whether what `vid` holds conflicts with the rest of another working vehicle's claim."""
+        mine: set[Resource] = set()
+        for resource in self.traffic.held_by(vid):
+            mine |= self.traffic.conflicts[resource]
+        for other, drive in self.drives.items():
+            if other == vid or drive.stopping or other in self.out:
+                continue
+            claim = self.traffic.claim_of(other)
+            if mine & {*claim, *(edge_resource(a, b) for a, b in pairwise(claim))}:
+                return True
+        return False
+
+    def _make_way(self) -> list[Effect]:
+        """Idle vehicles standing on another vehicle's claim retreat off every claim (`make_way`)."""
+        out: list[Effect] = []
+        for vid in self.traffic.vehicles:
+            if self._idle(vid) and self._in_the_way(vid):
+                way = self.traffic.make_way(vid, self.router)
+                if way is not None:
+                    out += self._errand(vid, way.nodes)
+        return out
+
+    def _errand(self, vid: str, nodes: Sequence[str]) -> list[Effect]:
+        self._errands += 1
+        self.traffic.claim(vid, nodes)
+        released = self.traffic.allocate(vid, self.steps)
+        drive = Drive(
+            order=f"make-way-{self._errands}",
+            kind=DriveKind.ERRAND,
+            nodes=tuple(nodes),
+            released=released,
+            operation=Operation.MOVE,
+        )
+        self.drives[vid] = drive
+        return [drive.command(vid)]
+
+    def _unblock(self) -> list[Effect]:
+        """A stalled vehicle W waits for an idle vehicle B that has nowhere to make way to (B stands in a dead
+        end W needs). B gets an escape errand to the nearest node off W's claim; W first retreats to the
+        nearest node off B's escape path, and gets its route again only when B's errand is done."""
+        out: list[Effect] = []
+        for blocker in self.traffic.parked_blockers():
+            if not self._idle(blocker):
+                continue
+            for vid, drive in sorted(self.drives.items()):
+                if drive.stopping or drive.kind is DriveKind.ERRAND or vid in self.out or vid in self.hold:
+                    continue
+                stalled = self.traffic.base_of(vid) == (self.traffic.node_of(vid),)
+                if not stalled or blocker not in self.traffic.waits_for(vid):
+                    continue
+                escape = self._nearest_off(blocker, _resources(self.traffic.claim_of(vid)), {vid})
+                if escape is None:
+                    continue
+                spot = self._nearest_off(vid, _resources(escape), set())
+                if spot is None:
+                    continue
+                out += self._apply(Resolution(vid, ResolutionKind.RETREAT, spot, (vid, blocker)))
+                out += self._errand(blocker, escape)
+                self.hold[vid] = (blocker, self.drives[blocker].order)
+                return out
+        return out
+
+    def _nearest_off(self, vid: str, avoid: set[Resource], ignore: set[str]) -> tuple[str, ...] | None:
+        """The cheapest route from the vehicle's node to the nearest node that conflicts with nothing in
+        `avoid`, through nothing that vehicles other than `vid` and `ignore` hold; None if there is none."""
+        vclass = self.vehicles[vid].vehicle_class
+        source = self.traffic.node_of(vid)
+        candidates = sorted(self.plant.graph(vclass))
+        costs = self.router.cost_matrix(vclass, [source], candidates)[0]
+        for cost, node in sorted(zip(costs.tolist(), candidates, strict=True)):
+            if node == source or not math.isfinite(cost) or self.traffic.conflicts[node] & avoid:
+                continue
+            nodes = self.router.route(vclass, source, node).nodes
+            if self.traffic.blockers(vid, _resources(nodes)) - ignore:
+                continue
+            return nodes
+        return None
+
+    def _waiting(self) -> bool:
+        return bool(self.open_orders()) or bool(self.drives)
+
+
+def order_states(effects: Sequence[Effect]) -> Mapping[str, list[OrderState]]:
+    """The states each order went through in `effects` (first the state it left), for logs and tests."""
+    out: dict[str, list[OrderState]] = {}
+    for effect in effects:
+        if isinstance(effect, OrderChanged):
+            t = effect.transition
+            out.setdefault(t.order, [t.from_state]).append(t.to_state)
+    return out
+
+
+def _resources(nodes: Sequence[str]) -> set[Resource]:
+    """The nodes of a route and the edges between them, as traffic resources."""
+    return {*nodes, *(edge_resource(a, b) for a, b in pairwise(nodes))}

@@ -8,8 +8,9 @@ closed for everyone right now (an active zone closes every edge it crosses). Ent
 forbidden node is impossible; a vehicle already standing on one may still leave it.
 
 The dispatcher reads `cost` and `cost_matrix`: one Dijkstra per distinct source node (or per target on the
-reversed graph, when there are fewer targets), kept per class and cost profile until closures, penalties
-or prohibitions change (`version` counts those changes). scipy's csgraph runs the searches in one batch
+reversed graph, when there are fewer targets), kept per class and cost profile. When closures, penalties
+or prohibitions change (`version` counts those changes) only the cached rows and columns whose shortest
+paths the changed edges touch are dropped (`_keep_unaffected`). scipy's csgraph runs the searches in one batch
 when it is installed; networkx does otherwise (`Router(plant, use_scipy=False)` forces it).
 Pure: no I/O, no clock.
 """
@@ -227,6 +228,37 @@ class _Table:
         return self._graph
 
 
+def _keep_unaffected(old: _Table, new: _Table) -> None:
+    """Carry over the cached rows and columns of `old` that the edge-cost changes to `new` leave exact.
+
+    A row (costs from a source) stays exact when no edge that got dearer lies on one of its shortest paths
+    (d[u] + c_old(u, v) > d[v]) and no edge that got cheaper now makes a shorter path (d[u] + c_new >= d[v]).
+    Columns (costs to a target) are the same on the reversed graph. A closure therefore recomputes only the
+    sources whose routes used what closed, instead of every cached source.
+    """
+    changed = np.flatnonzero(old.costs != new.costs)
+    if changed.size == 0:
+        new.rows, new.columns = dict(old.rows), dict(old.columns)
+        return
+    heads, tails = new.edges.heads[changed], new.edges.tails[changed]
+    before, after = old.costs[changed], new.costs[changed]
+    dearer, cheaper = after > before, after < before
+    tolerance = 1e-9
+    with np.errstate(invalid="ignore"):  # inf - inf where both ends are unreachable: not affected
+        for cache, into, out_of in (
+            (old.rows, new.rows, (heads, tails)),
+            (old.columns, new.columns, (tails, heads)),
+        ):
+            start, end = out_of
+            for node, values in cache.items():
+                d = values - old.allowance
+                d[old.index[node]] = 0.0
+                on_path = dearer & (d[start] + before <= d[end] + tolerance)
+                shortcut = cheaper & (d[start] + after < d[end] - tolerance)
+                if not (on_path.any() or shortcut.any()):
+                    into[node] = values
+
+
 def _graph_of(edges: _Edges, costs: npt.NDArray[np.float64]) -> nx.DiGraph[str]:
     graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(edges.nodes)
@@ -279,7 +311,7 @@ class Router:
 
     @property
     def version(self) -> int:
-        """Bumped by every change to closures, penalties or prohibitions; cached costs older than it are dropped."""
+        """Bumped by every change to closures, penalties or prohibitions; cached costs a change affects are dropped."""
         return self._version
 
     @property
@@ -295,8 +327,8 @@ class Router:
         return frozenset(self._closed_nodes)
 
     def _changed(self) -> None:
+        # Cached tables are brought up to date lazily (`_table`), keeping the rows a change cannot affect.
         self._version += 1
-        self._tables.clear()
 
     def _update(self, target: set[_T], item: _T, add: bool) -> None:
         if (item in target) != add:
@@ -420,13 +452,15 @@ class Router:
         table = self._tables.get(key)
         if table is None or table.version != self._version:
             allowance = self._allowance(vehicle_class, profile) if profile.metric is Metric.TIME else 0.0
-            table = _Table(
+            fresh = _Table(
                 self._version,
                 self._edge_arrays(vehicle_class),
                 self._costs(vehicle_class, profile),
                 allowance,
             )
-            self._tables[key] = table
+            if table is not None:
+                _keep_unaffected(table, fresh)
+            self._tables[key] = table = fresh
         return table
 
     def _allowance(self, vehicle_class: str, profile: CostProfile) -> float:

@@ -117,6 +117,15 @@ class Scenario:
         else:
             router.open_zone("Z")
 
+    def undo(self, router: Router) -> None:
+        """Take back what `apply` did: every cost goes back down to the plain plant's."""
+        router.set_penalties({}, vehicle_class=self.cid)
+        for u, v in self.forbidden:
+            router.forbid_edge(self.cid, u, v, forbidden=False)
+        for u, v in self.closed:
+            router.open_edge(u, v)
+        router.open_zone("Z")
+
     def blocked(self, u: str, v: str) -> bool:
         zones = self.plant.graph(self.cid).edges[u, v]["zones"]
         return (u, v) in self.forbidden or (u, v) in self.closed or (self.zone_closed and "Z" in zones)
@@ -255,3 +264,47 @@ def _opened(plant: Plant) -> Router:
     router = Router(plant)
     router.open_zone("Z")
     return router
+
+
+@PROPERTY
+@given(raw=plant_files(), data=st.data())
+def test_costs_cached_before_a_change_are_exact_after_it(raw: dict[str, Any], data: st.DataObject) -> None:
+    """Rows and columns cached before closures, penalties and prohibitions survive only where still exact."""
+    plant = _build(raw)
+    scenario = Scenario(plant, data, HAVE_SCIPY)
+    router = Router(plant, use_scipy=HAVE_SCIPY)
+    every = sorted(plant.node_points)
+    many = data.draw(st.lists(st.sampled_from(every), min_size=1, max_size=12), label="many")
+    few = data.draw(st.lists(st.sampled_from(every), min_size=1, max_size=3), label="few")
+    router.cost_matrix(scenario.cid, many, few, scenario.profile)  # cached as columns (fewer targets)
+    router.cost_matrix(scenario.cid, few, many, scenario.profile)  # cached as rows
+    scenario.apply(router)
+    graph = plant.graph(scenario.cid)
+    for sources, targets in ((many, few), (few, many)):
+        matrix = router.cost_matrix(scenario.cid, sources, targets, scenario.profile)
+        for i, s in enumerate(sources):
+            for j, t in enumerate(targets):
+                expected = scenario.expected(s, t) if s in graph and t in graph else math.inf
+                assert math.isclose(matrix[i, j], expected, rel_tol=1e-9), (s, t)
+
+
+@PROPERTY
+@given(raw=plant_files(), data=st.data())
+def test_costs_cached_before_a_reopening_are_exact_after_it(raw: dict[str, Any], data: st.DataObject) -> None:
+    """Cheaper edges (a zone or edge reopened, a penalty lifted) must drop the rows they would shorten."""
+    plant = _build(raw)
+    scenario = Scenario(plant, data, HAVE_SCIPY)
+    router = Router(plant, use_scipy=HAVE_SCIPY)
+    scenario.apply(router)
+    every = sorted(plant.node_points)
+    many = data.draw(st.lists(st.sampled_from(every), min_size=1, max_size=12), label="many")
+    few = data.draw(st.lists(st.sampled_from(every), min_size=1, max_size=3), label="few")
+    router.cost_matrix(scenario.cid, many, few, scenario.profile)
+    router.cost_matrix(scenario.cid, few, many, scenario.profile)
+    scenario.undo(router)
+    plain = Router(plant, use_scipy=HAVE_SCIPY)
+    plain.open_zone("Z")  # the file may mark Z active; `undo` opened it on the other router too
+    for sources, targets in ((many, few), (few, many)):
+        got = router.cost_matrix(scenario.cid, sources, targets, scenario.profile)
+        want = plain.cost_matrix(scenario.cid, sources, targets, scenario.profile)
+        assert np.allclose(got, want, rtol=1e-9, atol=0.0)

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleet.core import FleetCore, Message, SubmitOrder, Tick
+from fleet.core import FleetCore, SubmitOrder, Tick
 from fleet.domain.orders import Destination, Operation, OrderSpec
-from fleet.domain.vehicles import VehicleState
 from fleet.fake_vehicle import FakeFleet, FakeVehicle
-from fleet.ports import Cancel, SendRoute
 from layout import Plant
 from layout.build import build_plant
 from layout.schema import PlantFile
+from tests.fleet_harness import Loop
 from tests.wms_factories import tiny_plant
 
 TICKS = 400
@@ -33,42 +32,6 @@ PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 NODES = sorted(
     n for n in tiny_plant().graph("agv") if tiny_plant().node_kinds.get(n) in ("handover", "waypoint")
 )
-
-
-@dataclass
-class Loop:
-    core: FleetCore
-    fleet: FakeFleet
-    t: float = 0.0
-    handled: int = 0
-
-    def feed(self, message: Message) -> None:
-        effects = self.core.handle(message, self.t)
-        self.handled += 1
-        self.core.traffic.assert_safe()
-        for effect in effects:
-            if isinstance(effect, SendRoute | Cancel):
-                self.fleet.send(effect)
-        for vehicle in {e.vehicle for e in effects if isinstance(e, SendRoute)}:
-            # What the vehicle may still drive is exactly the base traffic control released to it.
-            fake = self.fleet.vehicles[vehicle]
-            assert fake.route is not None
-            assert fake.route.base[fake.index :] == self.core.traffic.base_of(vehicle)
-
-    def pump(self) -> None:
-        while events := self.fleet.drain():
-            for event in events:
-                self.feed(event)
-
-    def move(self) -> None:
-        for fake in self.fleet.vehicles.values():
-            route = fake.route
-            if route is None or fake.state in (VehicleState.ERROR, VehicleState.UNAVAILABLE):
-                continue
-            if fake.arrived:
-                fake.complete_operation(self.t)
-            elif fake.state is VehicleState.MOVING and fake.index + 1 < route.released:
-                fake.step(self.t)
 
 
 @dataclass(frozen=True)

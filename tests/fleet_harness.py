@@ -1,0 +1,79 @@
+"""A small loop that drives `FleetCore` through fake vehicles, checking the safety contract at every step.
+
+It hands SendRoute/Cancel effects to a `FakeFleet`, steps every fake one node per tick (never past what it
+was released), completes operations at the end of routes, and feeds the drained events back into
+`handle`. After every handled message traffic control must be safe, and after every SendRoute what the
+vehicle may drive must be exactly what traffic control released to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fleet.core import Effect, FleetCore, Message, Tick, order_states
+from fleet.domain.orders import OrderState
+from fleet.domain.vehicles import VehicleState
+from fleet.fake_vehicle import FakeFleet, FakeVehicle
+from fleet.ports import Cancel, SendRoute
+from layout import Plant
+
+
+@dataclass
+class Loop:
+    core: FleetCore
+    fleet: FakeFleet
+    t: float = 0.0
+    effects: list[Effect] = field(default_factory=list)
+    handled: int = 0
+
+    @classmethod
+    def on(cls, plant: Plant) -> Loop:
+        core = FleetCore(plant)
+        fakes = {vid: FakeVehicle(vid, v.home) for vid, v in core.vehicles.items()}
+        return cls(core, FakeFleet(fakes))
+
+    def feed(self, message: Message) -> list[Effect]:
+        effects = self.core.handle(message, self.t)
+        self.handled += 1
+        self.core.traffic.assert_safe()
+        self.effects += effects
+        for effect in effects:
+            if isinstance(effect, SendRoute | Cancel):
+                self.fleet.send(effect)
+        for vehicle in {e.vehicle for e in effects if isinstance(e, SendRoute)}:
+            fake = self.fleet.vehicles[vehicle]
+            assert fake.route is not None
+            assert fake.route.base[fake.index :] == self.core.traffic.base_of(vehicle)
+        return effects
+
+    def pump(self) -> None:
+        while events := self.fleet.drain():
+            for event in events:
+                self.feed(event)
+
+    def move(self) -> None:
+        """Every fake moves one node if released, or completes the operation at the end of its route."""
+        for fake in self.fleet.vehicles.values():
+            route = fake.route
+            if route is None or fake.state in (VehicleState.ERROR, VehicleState.UNAVAILABLE):
+                continue
+            if fake.arrived:
+                fake.complete_operation(self.t)
+            elif fake.state is VehicleState.MOVING and fake.index + 1 < route.released:
+                fake.step(self.t)
+
+    def tick(self) -> None:
+        self.t += 1.0
+        self.feed(Tick())
+        self.pump()
+        self.move()
+        self.pump()
+
+    def run(self, ticks: int, until: str | None = None) -> None:
+        for _ in range(ticks):
+            self.tick()
+            if until is not None and self.core.book[until].state.terminal:
+                return
+
+    def states(self, order: str) -> list[OrderState]:
+        return order_states(self.effects)[order]

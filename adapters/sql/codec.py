@@ -105,7 +105,7 @@ def encode_event(event: ev.Event) -> dict[str, Any]:
     cls = type(event)
     if _BY_NAME.get(cls.__name__) is not cls:
         raise CodecError(f"{cls.__name__} is not a storable event type (add it to EVENT_TYPES)")
-    return {"v": FORMAT_VERSION, "event": cls.__name__, "data": _dataclass_codec(cls)[0](event)}
+    return {"v": FORMAT_VERSION, "event": cls.__name__, "data": dataclass_codec(cls)[0](event)}
 
 
 def decode_event(payload: Mapping[str, Any]) -> ev.Event:
@@ -122,7 +122,7 @@ def decode_event(payload: Mapping[str, Any]) -> ev.Event:
     extra = set(payload) - {"v", "event", "data"}
     if extra:
         raise CodecError(f"unknown keys {sorted(extra)} in stored {name}")
-    event = _dataclass_codec(cls)[1](payload.get("data"))
+    event = dataclass_codec(cls)[1](payload.get("data"))
     assert isinstance(event, ev.Event)
     return event
 
@@ -194,7 +194,7 @@ def event_refs(event: ev.Event) -> tuple[str | None, str | None, str | None]:
 _DATACLASS_CODECS: dict[type[Any], tuple[Encoder, Decoder]] = {}
 
 
-def _dataclass_codec(cls: type[Any]) -> tuple[Encoder, Decoder]:
+def dataclass_codec(cls: type[Any]) -> tuple[Encoder, Decoder]:
     """Encoder and decoder for a dataclass, built once from its fields' type hints."""
     known = _DATACLASS_CODECS.get(cls)
     if known is None:
@@ -241,7 +241,7 @@ def _codec(hint: Any, where: str) -> tuple[Encoder, Decoder]:
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return _enum_codec(hint, where)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        return _dataclass_codec(hint)
+        return dataclass_codec(hint)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (types.UnionType, typing.Union) and len(args) == 2 and type(None) in args:
         inner = _codec(next(a for a in args if a is not type(None)), where)

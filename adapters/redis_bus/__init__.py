@@ -1,0 +1,31 @@
+"""Redis Streams event bus (consumer groups, at-least-once, restart-safe) and the live vehicle state cache."""
+
+from adapters.redis_bus.bus import Backoff, BusMessage, BusUnavailable, RedisEventBus, StreamConsumer
+from adapters.redis_bus.cache import VehicleSnapshot, VehicleStateCache
+from adapters.redis_bus.codec import decode_entry, encode_entry
+from adapters.redis_bus.publishers import (
+    STREAM_FLEET,
+    STREAM_WMS,
+    EventBus,
+    FleetPublisher,
+    InProcessEventBus,
+    LedgerPublisher,
+)
+
+__all__ = [
+    "STREAM_FLEET",
+    "STREAM_WMS",
+    "Backoff",
+    "BusMessage",
+    "BusUnavailable",
+    "EventBus",
+    "FleetPublisher",
+    "InProcessEventBus",
+    "LedgerPublisher",
+    "RedisEventBus",
+    "StreamConsumer",
+    "VehicleSnapshot",
+    "VehicleStateCache",
+    "decode_entry",
+    "encode_entry",
+]

@@ -3,7 +3,8 @@
 Positions are bridge positions `along` the runway (metres from its start, see `RunwayFrame.to_runway`).
 Cranes are ordered by their home; they never pass each other and keep `min_distance` between bridges.
 
-The rule (an ordered interval resource, research notes wms.md §2.5):
+The rule is `crane.interlock.Runway`, the same code the crane core (`crane.core`) runs; this model only
+adds queues, time and moves around it (an ordered interval resource, research notes wms.md §2.5):
 
 1. Each crane has a FIFO queue of jobs (pick, drop). The caller may name the crane; by default the job goes
    to the crane whose zone (split at the midpoints between homes) holds the pick, or else the nearest
@@ -30,6 +31,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
+from crane.interlock import Grant, Request, Runway
 from crane.motion import Drive, travel_time
 
 EPS = 1e-9
@@ -112,15 +114,13 @@ class RunwayLog:
 @dataclass
 class _Crane:
     id: str
-    x: float
     drive: Drive
-    lo: float
-    hi: float
-    busy: bool = False
     queue: list[JobRecord] = field(default_factory=list)
 
 
 class RunwayModel:
+    """An event simulation of one runway; every decision is `crane.interlock.Runway`'s (the core's rule)."""
+
     def __init__(
         self,
         runway_length: float,
@@ -132,41 +132,35 @@ class RunwayModel:
     ) -> None:
         if not (runway_length > 0 and min_distance > 0 and cranes):
             raise ValueError("need a positive length, a positive distance and at least one crane")
-        ordered = sorted(cranes, key=lambda c: c[1])
-        for k, (cid, home, _, _) in enumerate(ordered):
-            if not (-EPS <= home <= runway_length + EPS):
-                raise ValueError(f"crane {cid} home {home} is off the runway")
-            if k and home - ordered[k - 1][1] < min_distance - EPS:
-                raise ValueError(f"crane {cid} home is closer than {min_distance} m to its neighbour")
+        self.rule = Runway(runway_length, min_distance, [(c, h) for c, h, _, _ in cranes])
         self.length = runway_length
         self.d = min_distance
         self.pick_time, self.drop_time = pick_time, drop_time
-        self.cranes = [_Crane(c, h, Drive(v, a), h, h) for c, h, v, a in ordered]
-        self.index = {c.id: k for k, c in enumerate(self.cranes)}
+        drives = {c: Drive(v, a) for c, _, v, a in cranes}
+        self.cranes = [_Crane(b.id, drives[b.id]) for b in self.rule.bridges]
+        self.index = dict(self.rule.index)
         self.now = 0.0
         self.log = RunwayLog(
-            runway_length, min_distance, [c.id for c in self.cranes], {c.id: c.x for c in self.cranes}
+            runway_length,
+            min_distance,
+            [c.id for c in self.cranes],
+            {b.id: b.home for b in self.rule.bridges},
         )
         self._events: list[tuple[float, int, str, str]] = []  # (time, seq, kind, crane or job id)
         self._seq = 0
         self._pending: dict[str, JobRecord] = {}
+        self._x = {b.id: b.home for b in self.rule.bridges}  # where each bridge is after its last move
 
     # ------------------------------------------------------------------ jobs
 
     def reach(self, k: int) -> tuple[float, float]:
-        return k * self.d, self.length - (len(self.cranes) - 1 - k) * self.d
-
-    def _can_reach(self, k: int, job: Job) -> bool:
-        lo, hi = self.reach(k)
-        return lo - EPS <= min(job.pick, job.drop) and max(job.pick, job.drop) <= hi + EPS
+        return self.rule.reach(k)
 
     def default_crane(self, job: Job) -> str:
-        homes = [self.log.initial[c.id] for c in self.cranes]
-        zone = sum(1 for k in range(1, len(homes)) if job.pick > (homes[k - 1] + homes[k]) / 2)
-        for k in sorted(range(len(self.cranes)), key=lambda k: (abs(k - zone), k)):
-            if self._can_reach(k, job):
-                return self.cranes[k].id
-        raise ValueError(f"job {job.id}: no crane can reach {job.pick} and {job.drop}")
+        crane = self.rule.default_crane((job.pick, job.drop))
+        if crane is None:
+            raise ValueError(f"job {job.id}: no crane can reach {job.pick} and {job.drop}")
+        return crane
 
     def submit(self, job: Job) -> str:
         """Queue a job; returns the crane it is assigned to. Raises ValueError if it cannot be done."""
@@ -175,7 +169,7 @@ class RunwayModel:
         crane = job.crane if job.crane is not None else self.default_crane(job)
         if crane not in self.index:
             raise ValueError(f"unknown crane {crane}")
-        if not self._can_reach(self.index[crane], job):
+        if not self.rule.can_reach(crane, (job.pick, job.drop)):
             raise ValueError(
                 f"crane {crane} cannot reach {job.pick} and {job.drop} without passing a neighbour"
             )
@@ -211,84 +205,41 @@ class RunwayModel:
             self.cranes[self.index[rec.crane]].queue.append(rec)
             return
         kind_, _, arg = kind.partition(":")
-        c = self.cranes[self.index[ref]]
         if kind_ == "shrink":
             lo, hi = (float(v) for v in arg.split(","))
-            c.lo, c.hi = lo, hi
+            self.rule.shrink(ref, lo, hi)
         elif kind_ == "done":
-            c.busy = False
-            c.lo = c.hi = c.x
+            self.rule.settle(ref, float(arg))
 
     def _move(self, c: _Crane, t0: float, x1: float) -> float:
-        dt = travel_time(abs(x1 - c.x), c.drive)
-        if abs(x1 - c.x) > 0:
-            self.log.segments.append(Segment(c.id, t0, t0 + dt, c.x, x1, c.drive.speed, c.drive.acceleration))
-        c.x = x1
+        x0 = self._x[c.id]
+        dt = travel_time(abs(x1 - x0), c.drive)
+        if abs(x1 - x0) > 0:
+            self.log.segments.append(Segment(c.id, t0, t0 + dt, x0, x1, c.drive.speed, c.drive.acceleration))
+        self._x[c.id] = x1
         return t0 + dt
 
     # ------------------------------------------------------------------ scheduling
-
-    def _plan(
-        self, k: int, lo: float, hi: float, frozen: set[int]
-    ) -> tuple[list[tuple[int, float]], set[int]]:
-        """Yields needed for crane k to claim [lo, hi] (outermost first per side), and the blockers."""
-        yields: list[tuple[int, float]] = []
-        blockers: set[int] = set()
-        for step, bound0 in ((-1, lo), (1, hi)):
-            side: list[tuple[int, float]] = []
-            bound = bound0
-            j = k + step
-            while 0 <= j < len(self.cranes):
-                bound = bound - self.d if step < 0 else bound + self.d
-                other = self.cranes[j]
-                clear = other.hi <= bound + EPS if step < 0 else other.lo >= bound - EPS
-                if clear:
-                    break
-                if other.busy or j in frozen:
-                    blockers.add(j)
-                    break
-                side.append((j, bound))
-                j += step
-            yields.extend(reversed(side))
-        return yields, blockers
 
     def _schedule(self) -> None:
         heads = sorted(
             (c.queue[0] for c in self.cranes if c.queue),
             key=lambda r: (r.submitted, r.seq),
         )
-        frozen: set[int] = set()
-        for rec in heads:
-            k = self.index[rec.crane]
-            c = self.cranes[k]
-            if c.busy:
-                continue
-            if k in frozen:
-                continue
-            job = rec.job
-            lo, hi = min(c.x, job.pick, job.drop), max(c.x, job.pick, job.drop)
-            yields, blockers = self._plan(k, lo, hi, frozen)
-            if blockers:
-                frozen |= {k} | {j for j, _ in yields} | blockers
-                continue
-            self._start(rec, c, lo, hi, yields)
+        requests = [Request(r.job.id, r.crane, (r.job.pick, r.job.drop)) for r in heads]
+        records = {r.job.id: r for r in heads}
+        for grant in self.rule.schedule(requests):
+            self._start(records[grant.request.job], grant)
 
-    def _start(
-        self, rec: JobRecord, c: _Crane, lo: float, hi: float, yields: list[tuple[int, float]]
-    ) -> None:
+    def _start(self, rec: JobRecord, grant: Grant) -> None:
+        c = self.cranes[self.index[rec.crane]]
         c.queue.pop(0)
         t = self.now
         rec.started = t
-        c.busy, c.lo, c.hi = True, lo, hi
         side_t = {-1: t, 1: t}
-        k = self.index[c.id]
-        for j, target in yields:  # outermost first on each side: one crane of a side moves at a time
-            y = self.cranes[j]
-            side = -1 if j < k else 1
-            y.busy = True
-            y.lo, y.hi = min(target, y.x), max(target, y.x)
-            side_t[side] = self._move(y, side_t[side], target)
-            self._push(side_t[side], "done", y.id)
+        for y in grant.yields:  # outermost first on each side: one crane of a side moves at a time
+            side_t[y.side] = self._move(self.cranes[self.index[y.crane]], side_t[y.side], y.target)
+            self._push(side_t[y.side], f"done:{y.target!r}", y.crane)
         ready = max(side_t.values())
         rec.moving = ready
         job = rec.job
@@ -296,7 +247,7 @@ class RunwayModel:
         self._push(t1, f"shrink:{min(job.pick, job.drop)!r},{max(job.pick, job.drop)!r}", c.id)
         t2 = self._move(c, t1, job.drop) + self.drop_time
         rec.end = t2
-        self._push(t2, "done", c.id)
+        self._push(t2, f"done:{job.drop!r}", c.id)
 
 
 # ---------------------------------------------------------------------- independent check

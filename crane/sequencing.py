@@ -18,7 +18,8 @@ orders; both objective terms only grow along a partial order, so a prefix no bet
 order is cut). Larger queues get three constructive orders (earliest deadline first, nearest pick,
 apparent tardiness cost; deadlines inherited along precedence), the best first, each improved while the
 budget lasts by local search (or-opt moves of 1–3 jobs, and swaps, keeping precedence), bounded by
-`time_budget` seconds and `max_passes` passes per start.
+`time_budget` seconds, `max_passes` passes per start and `max_evaluations` candidate orders in all (the
+last one machine-independent: the crane core uses it so that every run takes the same decisions).
 """
 
 from __future__ import annotations
@@ -230,9 +231,12 @@ def _construct(p: _Problem, rule: Literal["edf", "nearest", "atc"]) -> list[int]
     return order
 
 
-def _local_search(p: _Problem, order: list[int], deadline_at: float, max_passes: int) -> list[int]:
+def _local_search(
+    p: _Problem, order: list[int], deadline_at: float, max_passes: int, budget: list[int]
+) -> list[int]:
     """First-improvement or-opt (blocks of 1–3 jobs) and swaps; candidates are evaluated from the first
-    changed position on, from cached prefix states, and dropped as soon as they can no longer win."""
+    changed position on, from cached prefix states, and dropped as soon as they can no longer win.
+    `budget` holds the candidate evaluations left (shared by the calls of one `sequence`); it stops at 0."""
     n = len(order)
     pm = p.pred_mask
     from_start, empty_rows, release, loaded = p.from_start, p.empty, p.release, p.loaded
@@ -248,6 +252,7 @@ def _local_search(p: _Problem, order: list[int], deadline_at: float, max_passes:
 
     def beats(cand: list[int], s: int) -> bool:
         """Whether `cand`, equal to `order` before position s, is strictly better."""
+        budget[0] -= 1
         best_late, best_empty = lates[n] + EPS, empties[n] - EPS
         t, prev, late, empty = times[s], prevs[s], lates[s], empties[s]
         for k in range(s, n):
@@ -299,7 +304,7 @@ def _local_search(p: _Problem, order: list[int], deadline_at: float, max_passes:
                     refresh()
                     improved = True
                 i += 1
-                if time.perf_counter() > deadline_at:
+                if budget[0] <= 0 or time.perf_counter() > deadline_at:
                     return order
         for i in range(n - 1):
             for j in range(i + 1, n):
@@ -313,7 +318,7 @@ def _local_search(p: _Problem, order: list[int], deadline_at: float, max_passes:
                     order[:] = cand
                     refresh()
                     improved = True
-            if time.perf_counter() > deadline_at:
+            if budget[0] <= 0 or time.perf_counter() > deadline_at:
                 return order
         if not improved:
             break
@@ -361,21 +366,23 @@ def sequence(
     time_budget: float = 0.05,
     max_passes: int = 50,
     exact_limit: int = EXACT_LIMIT,
+    max_evaluations: int | None = None,
 ) -> Plan:
     """Order the crane's queued jobs, starting at `start_position` at time `at` (see the module docstring)."""
     p = _Problem(jobs, crane, start_position, at)
     if p.n <= exact_limit:
         return _plan(p, _exact(p), exact=True, start=None)
     deadline_at = time.perf_counter() + time_budget
+    budget = [max_evaluations if max_evaluations is not None else 1 << 62]
     starts = [_construct(p, rule) for rule in ("edf", "nearest", "atc")]
     starts.sort(key=p.evaluate)
     start_value = p.evaluate(starts[0])
     # the best start first; the others only while the budget lasts (they may reach another local optimum)
-    best = _local_search(p, starts[0], deadline_at, max_passes)
+    best = _local_search(p, starts[0], deadline_at, max_passes, budget)
     for other in starts[1:]:
-        if time.perf_counter() > deadline_at:
+        if budget[0] <= 0 or time.perf_counter() > deadline_at:
             break
-        candidate = _local_search(p, other, deadline_at, max_passes)
+        candidate = _local_search(p, other, deadline_at, max_passes, budget)
         if _better(p.evaluate(candidate), p.evaluate(best)):
             best = candidate
     return _plan(p, best, exact=False, start=start_value)

@@ -77,7 +77,27 @@ class Resume:
     vehicle: str
 
 
-VehicleCommand = SendRoute | Cancel | Pause | Resume
+@dataclass(frozen=True, kw_only=True)
+class SendCraneMove:
+    """A crane (overhead or stacker) travels to (`along`, `across`), then does `operation` there.
+
+    Overhead crane: `along` is the bridge position on its runway, `across` the trolley position from the runway
+    axis (`layout.model.RunwayFrame.to_runway`). Stacker crane: `along` is the horizontal position from the
+    aisle's I/O point, `across` the height (`layout.model.RackCell`). `operation` is PICK, DROP or MOVE (just go
+    there, e.g. to yield); `place` names the plant place of a PICK or DROP (reported back in `OperationDone`).
+    A crane reports `OperationDone(node=place or "", operation, order)` when done, and `StateChanged` as any
+    vehicle. `Cancel` and `Pause` are not used for cranes: a crane move, once sent, ends where it was sent.
+    """
+
+    vehicle: str
+    order: str
+    along: float
+    across: float
+    operation: Operation = Operation.MOVE
+    place: str | None = None
+
+
+VehicleCommand = SendRoute | Cancel | Pause | Resume | SendCraneMove
 
 # --------------------------------------------------------------------------------------------- events
 
@@ -128,7 +148,16 @@ class EnergyReport:
     at: float
 
 
-VehicleEvent = Progress | Arrived | OperationDone | StateChanged | EnergyReport
+@dataclass(frozen=True, kw_only=True)
+class CraneAt:
+    """A crane's bridge (overhead) or carriage (stacker) is at `along` (optional position report, for views)."""
+
+    vehicle: str
+    along: float
+    at: float
+
+
+VehicleEvent = Progress | Arrived | OperationDone | StateChanged | EnergyReport | CraneAt
 
 
 @runtime_checkable

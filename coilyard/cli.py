@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from coilyard import __version__
+from coilyard.cli_emulate import app as emulate_app
 from coilyard.cli_wms import app as wms_app
 from layout import LayoutInvalid, Plant, load_plant
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 layout_app = typer.Typer(help="Check, render and describe plant layout files.", no_args_is_help=True)
 app.add_typer(layout_app, name="layout")
 app.add_typer(wms_app, name="wms")
+app.add_typer(emulate_app, name="emulate")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -11,8 +11,11 @@ Messages (`Message`):
   `CancelOrder(order, reason)`;
 - vehicle events from the port (`ports.VehicleEvent`): `Progress`, `Arrived`, `OperationDone`,
   `StateChanged` (error and unavailable included), `EnergyReport`;
-- `Tick()`: dispatch, retry allocation for waiting vehicles, resolve one deadlock at a time, make parked
-  blockers give way.
+- `Tick()`: dispatch (orders, chargers, parking), retry allocation for waiting vehicles, resolve deadlocks,
+  make parked blockers give way.
+
+Crane commands and events (`SendCraneMove`, `CraneAt`, events of vehicles the fleet does not own) are not the
+fleet's: `handle` ignores them.
 
 Effects (`Effect`):
 
@@ -45,6 +48,7 @@ from fleet.domain.vehicles import AtNode, Load, Vehicle, VehicleState, vehicles_
 from fleet.ports import (
     Arrived,
     Cancel,
+    CraneAt,
     EnergyReport,
     OperationDone,
     Progress,
@@ -109,6 +113,12 @@ class DriveKind(StrEnum):
     ORDER = "order"  # driving to the order's next destination
     RETREAT = "retreat"  # a deadlock retreat for an order; the destination is given again on arrival
     ERRAND = "errand"  # an order-less move (making way for another vehicle)
+    CHARGE = "charge"  # to a charger the dispatcher holds for the vehicle, and charge there
+    PARK = "park"  # to a parking place the dispatcher holds for the vehicle
+
+
+_ORDERLESS = (DriveKind.ERRAND, DriveKind.CHARGE, DriveKind.PARK)
+_PLACE_DRIVES = {AssignmentKind.CHARGE: DriveKind.CHARGE, AssignmentKind.PARK: DriveKind.PARK}
 
 
 @dataclass(slots=True)
@@ -159,6 +169,7 @@ class FleetCore:
         self.resume: set[str] = set()  # vehicles back from a deadlock retreat, to be sent on at the next tick
         self.hold: dict[str, tuple[str, str]] = {}  # vehicle -> (vehicle, errand) it waits for
         self._errands = 0
+        self.victimised: dict[str, int] = {}  # vehicle -> deadlock resolutions it gave way in (aging)
 
     # ------------------------------------------------------------------------------------------ queries
 
@@ -174,6 +185,10 @@ class FleetCore:
         """Apply one message; return what should happen next (commands, order changes, a wake-up)."""
         seen = len(self.book.events)
         out: list[Effect] = []
+        if isinstance(message, CraneAt) or (
+            isinstance(message, VehicleEvent) and message.vehicle not in self.vehicles
+        ):
+            return []  # a crane's, or a vehicle this fleet does not own
         if isinstance(message, SubmitOrder):
             self.book.add(message.spec)
         elif isinstance(message, SubmitSequence):
@@ -190,11 +205,11 @@ class FleetCore:
             out += self._operation_done(message, at)
         elif isinstance(message, StateChanged):
             out += self._state_changed(message, at)
-        elif isinstance(message, EnergyReport) and message.vehicle in self.vehicles:
+        elif isinstance(message, EnergyReport):
             self.vehicles[message.vehicle].energy = message.energy
         out += self._after_transitions(seen, at)
         changes: list[Effect] = [OrderChanged(transition=t) for t in self.book.events[seen:]]
-        if isinstance(message, Tick) and self._waiting():
+        if not isinstance(message, Progress | Arrived) and self._waiting():
             out.append(WakeAt(at=at + self.tick_interval))
         return changes + out
 
@@ -235,8 +250,8 @@ class FleetCore:
         if drive is None or drive.order != event.order or drive.stopping:
             return []
         del self.drives[vid]
-        if drive.kind is DriveKind.ERRAND:
-            return []
+        if drive.kind in _ORDERLESS:
+            return []  # parked, charged (the dispatcher keeps the charger until it is full) or out of the way
         order = self.book[drive.order]
         if drive.kind is DriveKind.RETREAT:
             self.resume.add(vid)  # its route again at the next tick, after parked vehicles made way
@@ -300,7 +315,7 @@ class FleetCore:
         self.traffic.register(vid, self.vehicles[vid].vehicle_class, node)
 
     def _start_if_assigned(self, drive: Drive, at: float) -> None:
-        if drive.kind is DriveKind.ERRAND or drive.stopping:
+        if drive.kind in _ORDERLESS or drive.stopping:
             return
         order = self.book[drive.order]
         if order.state is OrderState.ASSIGNED:
@@ -320,7 +335,7 @@ class FleetCore:
                     self.hold.pop(vid, None)
                     self.vehicles[vid].order = None
             for vid, drive in list(self.drives.items()):
-                if drive.kind is DriveKind.ERRAND or drive.order != transition.order or drive.stopping:
+                if drive.kind in _ORDERLESS or drive.order != transition.order or drive.stopping:
                     continue
                 out.append(Cancel(vehicle=vid, order=drive.order))
                 self.vehicles[vid].order = None
@@ -368,7 +383,7 @@ class FleetCore:
         try:
             route = self.router.route(vehicle.vehicle_class, source, target)
         except NoRoute as error:
-            if kind is not DriveKind.ERRAND:
+            if kind not in _ORDERLESS:
                 self.book.fail(order, at, str(error))
                 vehicle.order = None
             return []
@@ -417,23 +432,74 @@ class FleetCore:
         return out
 
     def _dispatch(self, at: float) -> list[Effect]:
-        eligible = {
-            vid: v for vid, v in self.vehicles.items() if vid not in self.drives and vid not in self.out
-        }
+        """Orders to free vehicles; free vehicles low on energy to a charger, the rest with nothing to do to a
+        parking place. A vehicle that drives (anything) or is out gets nothing: it is never diverted mid-route,
+        and one with an order (loaded or not) never goes to charge before the order ends."""
         out: list[Effect] = []
-        for assignment in self.dispatcher.dispatch(eligible, at):
-            if assignment.kind is not AssignmentKind.ORDER or assignment.order is None:
-                continue  # charging and parking moves are not driven yet (docs/fleet.md)
-            self.vehicles[assignment.vehicle].order = assignment.order
-            out += self._drive_order(assignment.vehicle, assignment.order, at)
+        busy = self.drives.keys() | self.out
+        for assignment in self.dispatcher.dispatch(self.vehicles, at, busy=busy):
+            vid = assignment.vehicle
+            if assignment.kind is AssignmentKind.ORDER and assignment.order is not None:
+                self.vehicles[vid].order = assignment.order
+                out += self._drive_order(vid, assignment.order, at)
+                continue
+            kind = _PLACE_DRIVES[assignment.kind]
+            if kind is DriveKind.PARK and not self._may_park(vid, assignment.target_node):
+                self.dispatcher.release_hold(vid)  # offered again at the next dispatch
+                continue
+            operation = Operation.CHARGE if kind is DriveKind.CHARGE else Operation.PARK
+            self._errands += 1
+            sent = self._drive(
+                vid,
+                f"{kind}-{self._errands}",
+                kind=kind,
+                target=assignment.target_node,
+                operation=operation,
+                at=at,
+            )
+            if not sent:
+                self.dispatcher.release_hold(vid)  # no route now: planned again at a later dispatch
+            out += sent
         return out
 
+    def _may_park(self, vid: str, place: str) -> bool:
+        """Parking is worth a move only if it disturbs nobody: the way there passes no other vehicle that stands
+        still (it would have to make way, and could then want to park back through this one: ping-pong), and
+        the place is off every working vehicle's remaining claim and every open order's remaining
+        destinations (else the parked vehicle is made to leave again: ping-pong with the order's vehicle)."""
+        vclass = self.vehicles[vid].vehicle_class
+        try:
+            route = self.router.route(vclass, self.traffic.node_of(vid), place)
+        except NoRoute:
+            return False
+        for other in self.traffic.blockers(vid, _resources(route.nodes)):
+            if other not in self.drives or self.drives[other].kind in (DriveKind.PARK, DriveKind.CHARGE):
+                return False
+        mine = self.traffic.conflicts[place]
+        for other, drive in self.drives.items():
+            if other != vid and not drive.stopping and mine & _resources(self.traffic.claim_of(other)):
+                return False
+        # Nor where an open order still has to go (its vehicle may be between two legs, or not chosen yet).
+        for order in self.book.orders.values():
+            if not order.state.terminal and any(
+                d.node in mine for d in order.spec.destinations[order.done :]
+            ):
+                return False
+        return True
+
     def _one_resolution(self) -> Resolution | None:
+        """The first deadlock that can be resolved. Victims are chosen fairly: the vehicle that gave way least
+        often goes first, and among equals one on an order-less drive (parking, charging, an errand) before
+        one on an order. Without that, the same vehicle could be sent back every time (livelock)."""
         for cycle in self.traffic.deadlocks():
             if any(v in self.out or v not in self.drives or self.drives[v].stopping for v in cycle):
                 continue
+            for vid in cycle:
+                orderless = self.drives[vid].kind in _ORDERLESS
+                self.traffic.set_priority(vid, 2 * self.victimised.get(vid, 0) + (0 if orderless else 1))
             resolution = self.traffic.resolve(cycle, self.router)
             if resolution is not None:
+                self.victimised[resolution.victim] = self.victimised.get(resolution.victim, 0) + 1
                 return resolution
         return None
 
@@ -447,6 +513,10 @@ class FleetCore:
             drive.operation = Operation.MOVE
             if drive.kind is DriveKind.ORDER:
                 drive.kind = DriveKind.RETREAT
+            elif drive.kind in (DriveKind.CHARGE, DriveKind.PARK):
+                # It will not reach its place: give the place back, the next dispatch plans it again.
+                drive.kind = DriveKind.ERRAND
+                self.dispatcher.release_hold(vid)
         ahead = self.traffic.allocate(vid, self.steps)
         drive.released = max(drive.released, drive.pos + ahead)
         return [drive.command(vid)]
@@ -480,6 +550,7 @@ class FleetCore:
 
     def _errand(self, vid: str, nodes: Sequence[str]) -> list[Effect]:
         self._errands += 1
+        self.dispatcher.release_hold(vid)  # moved off its parking place or charger: planned again later
         self.traffic.claim(vid, nodes)
         released = self.traffic.allocate(vid, self.steps)
         drive = Drive(
@@ -512,9 +583,11 @@ class FleetCore:
                 spot = self._nearest_off(vid, _resources(escape), set())
                 if spot is None:
                     continue
+                for_order = drive.kind not in _ORDERLESS  # a charge or park drive becomes a plain errand
                 out += self._apply(Resolution(vid, ResolutionKind.RETREAT, spot, (vid, blocker)))
                 out += self._errand(blocker, escape)
-                self.hold[vid] = (blocker, self.drives[blocker].order)
+                if for_order:
+                    self.hold[vid] = (blocker, self.drives[blocker].order)
                 return out
         return out
 
@@ -535,7 +608,12 @@ class FleetCore:
         return None
 
     def _waiting(self) -> bool:
-        return bool(self.open_orders()) or bool(self.drives)
+        """An order is open, a vehicle drives, or an idle vehicle is low on energy (it waits for a charger)."""
+        if self.open_orders() or self.drives:
+            return True
+        return bool(self.dispatcher.chargers) and any(
+            self._idle(vid) and self.vehicles[vid].energy_low for vid in self.vehicles
+        )
 
 
 def order_states(effects: Sequence[Effect]) -> Mapping[str, list[OrderState]]:

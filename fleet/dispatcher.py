@@ -35,22 +35,29 @@ It runs the openTCS phases (research/fleet.md §1.5, §6.5) in one synchronous c
    names the vehicle that lost the order in `previous`. Greedy, highest priority first.
 3. **Recharge.** IDLE vehicles below their class's `low_fraction` go to a free charger (node kind
    'charger'), matched optimally by travel time; a charger holds one vehicle: it is taken by a vehicle
-   standing on it or by one this dispatcher sent there. A vehicle keeps its charger until its energy is
-   back to `full_fraction` (then it is parked) or it gets a real order. No free charger: it waits.
+   standing on it (unless it is IDLE, free, charged and holds nothing: it is made to leave) or by one this
+   dispatcher sent there. A vehicle keeps its charger until its energy is
+   back to `full_fraction` (then it is parked) or it gets a real order. No free charger: it waits. A vehicle
+   that stands IDLE on its charger still low (its charge stopped early) is sent to charge again, there
+   (a one-node route) or at another free charger, at most every `recharge_retry` seconds (a vehicle that
+   charges while it stands idle is left to report its energy).
 4. **Park.** IDLE vehicles with nothing else to do that are not on a parking node go to a free one (kind
    'parking'), matched optimally by travel time; one vehicle per parking node.
 
 `vehicle_failed(vehicle, at)` gives the vehicle's order back to the book (ASSIGNED: `withdraw`; ACTIVE and
 nothing dropped yet: `reassign`) so the next dispatch gives it to another vehicle; an order whose unit was
 already dropped is left for the caller. The caller keeps the vehicle out of the next dispatch by its state
-(ERROR or UNAVAILABLE).
+(ERROR or UNAVAILABLE), and keeps busy vehicles (e.g. driving an errand of the caller's own) out with
+`dispatch(..., busy=...)`: they keep their holds and the places they stand on, but get nothing.
+`release_hold(vehicle)` drops a hold when the caller moved the vehicle elsewhere (e.g. to make way), so
+the next dispatch plans it again.
 
 Pure and synchronous: no I/O, no clock (time is `at`, seconds on the core's clock).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -70,6 +77,7 @@ PRIORITY_WEIGHT = 10_000.0  # seconds of travel one priority level is worth
 LATENESS_WEIGHT = 10.0  # seconds of travel one second of lateness is worth
 DEFER_HORIZON = 300.0  # seconds an order left unassigned is assumed to wait for the next chance
 TAKEOVER_MARGIN = 30.0  # seconds a free vehicle must save to take an assigned order over
+RECHARGE_RETRY = 60.0  # seconds before a vehicle idle and still low on its charger is told to charge again
 
 
 class AssignmentKind(StrEnum):
@@ -136,6 +144,7 @@ class Dispatcher:
         lateness_weight: float = LATENESS_WEIGHT,
         defer_horizon: float = DEFER_HORIZON,
         takeover_margin: float = TAKEOVER_MARGIN,
+        recharge_retry: float = RECHARGE_RETRY,
     ) -> None:
         self.plant = plant
         self.router = router
@@ -147,12 +156,18 @@ class Dispatcher:
         self.takeover_margin = takeover_margin
         self.chargers = sorted(n for n, k in plant.node_kinds.items() if k == "charger")
         self.parking = sorted(n for n, k in plant.node_kinds.items() if k == "parking")
+        self.recharge_retry = recharge_retry
         self._holds: dict[str, Assignment] = {}
+        self._charge_sent: dict[str, float] = {}  # vehicle -> when it was last sent to charge
 
     @property
     def holds(self) -> Mapping[str, Assignment]:
         """The charge and park assignments still standing, by vehicle (each holds its target node)."""
         return dict(self._holds)
+
+    def release_hold(self, vehicle: str) -> None:
+        """Forget the vehicle's charger or parking hold (it was moved off it, or could not get there)."""
+        self._holds.pop(vehicle, None)
 
     # ------------------------------------------------------------------------------------------ failures
 
@@ -172,15 +187,23 @@ class Dispatcher:
 
     # ------------------------------------------------------------------------------------------ dispatch
 
-    def dispatch(self, vehicles: Mapping[str, Vehicle], at: float) -> list[Assignment]:
-        """One round of all phases; applies `book.assign` (and `withdraw` for takeovers) for real orders."""
+    def dispatch(
+        self, vehicles: Mapping[str, Vehicle], at: float, *, busy: Collection[str] = ()
+    ) -> list[Assignment]:
+        """One round of all phases; applies `book.assign` (and `withdraw` for takeovers) for real orders.
+
+        `busy` vehicles get nothing this round but keep their holds and the places they stand on."""
         self._release_holds(vehicles)
         working = {
             o.vehicle
             for o in self.book.orders.values()
             if o.state in (OrderState.ASSIGNED, OrderState.ACTIVE)
         }
-        free = [v for _, v in sorted(vehicles.items()) if v.id not in working and self._free(v)]
+        free = [
+            v
+            for _, v in sorted(vehicles.items())
+            if v.id not in working and v.id not in busy and self._free(v)
+        ]
         orders = self.book.dispatchable()
         assigned = [o for o in self.book.orders.values() if o.state is OrderState.ASSIGNED]
         holders = [
@@ -188,12 +211,13 @@ class Dispatcher:
             for o in assigned
             if o.vehicle is not None and o.vehicle in vehicles and self._on_the_way(vehicles[o.vehicle])
         ]
-        sources = [*free, *holders]
-        travel = self._travel(sources, [*orders, *assigned])
+        # Rows only for vehicles that may get an order: low ones only go to chargers (costed in phase 3).
+        able = [v for v in free if not v.energy_low]
+        sources = [*able, *holders]
+        travel = self._travel(sources, [*orders, *assigned]) if orders or assigned else np.empty((0, 0))
         out: list[Assignment] = []
 
         # Phase 1: free orders, optimally.
-        able = [v for v in free if not v.energy_low]
         n_able, n_orders = len(able), len(orders)
         if able and orders:
             t = travel[:n_able, :n_orders]
@@ -202,10 +226,10 @@ class Dispatcher:
             for i, j in solve(cost, feasible):
                 vehicle, order = able[i], orders[j]
                 out.append(self._give(vehicle, order, float(cost[i, j]), at))
-        busy = {a.vehicle for a in out}
+        given = {a.vehicle for a in out}
 
         # Phase 2: takeovers of assigned orders not yet started.
-        left = [i for i, v in enumerate(able) if v.id not in busy]
+        left = [i for i, v in enumerate(able) if v.id not in given]
         index = {v.id: i for i, v in enumerate(sources)}
         if left and assigned:
             ranked = sorted(range(len(assigned)), key=lambda k: (-assigned[k].spec.priority, assigned[k].id))
@@ -218,22 +242,21 @@ class Dispatcher:
                 now = travel[index[holder], column]
                 best, best_i = np.inf, -1
                 for i in left:
-                    if able[i].id not in busy and order.accepts(able[i]) and travel[i, column] < best:
+                    if able[i].id not in given and order.accepts(able[i]) and travel[i, column] < best:
                         best, best_i = float(travel[i, column]), i
                 if best_i >= 0 and best + self.takeover_margin < now:
                     winner = able[best_i]
                     self.book.withdraw(order.id, at, f"taken over by {winner.id}")
                     out.append(self._give(winner, order, best, at, previous=holder))
-                    busy.add(winner.id)
+                    given.add(winner.id)
 
         # Phases 3 and 4: chargers for low vehicles, parking for the rest with nothing to do.
-        idle = [v for v in free if v.id not in busy and v.state is VehicleState.IDLE]
-        low = [
-            v
-            for v in idle
-            if v.energy_low and (v.id not in self._holds or self._holds[v.id].kind is AssignmentKind.PARK)
-        ]
-        out += self._send(low, self.chargers, AssignmentKind.CHARGE, vehicles)
+        idle = [v for v in free if v.id not in given and v.state is VehicleState.IDLE]
+        low = [v for v in idle if v.energy_low and self._needs_charger(v, at)]
+        # A charged vehicle idling on a charger does not keep it from a low one (it is made to leave).
+        idling = {v.id for v in idle if not v.energy_low and v.id not in self._holds}
+        out += self._send(low, self.chargers, AssignmentKind.CHARGE, vehicles, idling)
+        self._charge_sent.update((a.vehicle, at) for a in out if a.kind is AssignmentKind.CHARGE)
         taken = {a.vehicle for a in out}
         rest = [
             v
@@ -247,6 +270,15 @@ class Dispatcher:
         return out
 
     # --------------------------------------------------------------------------------------- internals
+
+    def _needs_charger(self, vehicle: Vehicle, at: float) -> bool:
+        """Low and IDLE: no hold, a parking hold, or a charger hold it stands on without charging since it
+        was last sent to charge at least `recharge_retry` seconds ago."""
+        hold = self._holds.get(vehicle.id)
+        if hold is None or hold.kind is AssignmentKind.PARK:
+            return True
+        retry = self._charge_sent.get(vehicle.id, -float("inf")) + self.recharge_retry
+        return vehicle.node == hold.target_node and at >= retry
 
     def _release_holds(self, vehicles: Mapping[str, Vehicle]) -> None:
         for vid, hold in list(self._holds.items()):
@@ -331,13 +363,17 @@ class Dispatcher:
         places: Sequence[str],
         kind: AssignmentKind,
         vehicles: Mapping[str, Vehicle],
+        idling: Collection[str] = (),
     ) -> list[Assignment]:
-        """Match vehicles to free places of one kind by travel time; record and return the holds."""
+        """Match vehicles to free places of one kind by travel time; record and return the holds. A place
+        on which only an `idling` vehicle stands counts as free."""
         if not candidates or not places:
             return []
         wanted = {v.id for v in candidates}
         taken = {h.target_node for vid, h in self._holds.items() if vid not in wanted}
-        taken |= {n for v in vehicles.values() if v.id not in wanted and (n := v.node) is not None}
+        taken |= {
+            n for v in vehicles.values() if v.id not in wanted | set(idling) and (n := v.node) is not None
+        }
         free_places = [p for p in places if p not in taken]
         if not free_places:
             return []
@@ -355,7 +391,7 @@ class Dispatcher:
         out: list[Assignment] = []
         for i, j in solve(travel, np.isfinite(travel)):
             vehicle = candidates[i]
-            if vehicle.node == free_places[j]:
+            if vehicle.node == free_places[j] and kind is AssignmentKind.PARK:
                 # Already there: hold the place, nothing to drive.
                 self._holds[vehicle.id] = Assignment(vehicle.id, None, kind, free_places[j], 0.0)
                 continue

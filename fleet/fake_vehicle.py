@@ -6,6 +6,11 @@ advances one node along the released base (emitting `Progress`, and `Arrived` at
 out of service where it stands. It never enters a node beyond the released base: that is the safety
 contract with traffic control, and `step` raises `BeyondReleasedBase` instead.
 
+Energy (for a fake with a battery, `capacity_kwh`): every node entered uses `step_kwh`, and at the end of a
+CHARGE route the fake is CHARGING and `charge(at)` adds `charge_kw` for the time since charging began (or
+since the last `charge`), reporting each level as an `EnergyReport`. It reports nothing done by itself: the
+test calls `complete_operation` when `charge` says it reached `full_fraction` of the capacity.
+
 Commands that break the port contract (a route not starting where the vehicle stands, an update that rewrites
 released nodes or takes a release back, a command for another vehicle) raise `ContractViolation`, so a
 dispatcher bug fails the test at once. Faults of the vehicle itself are reported as events, as a real one would.
@@ -63,6 +68,10 @@ class FakeVehicle:
     node: str
     state: VehicleState = VehicleState.IDLE
     energy: float | None = None
+    capacity_kwh: float | None = None  # battery size; None: no battery model (energy is only what tests set)
+    charge_kw: float = 0.0  # charging power at a charger
+    full_fraction: float = 0.9  # `charge` reports full from this fraction of the capacity on
+    step_kwh: float = 0.0  # energy used per node entered
     paused: bool = False
     now: float = 0.0  # time of the last thing the test made happen; stamps events caused by commands
     commands: list[VehicleCommand] = field(default_factory=list)
@@ -71,6 +80,7 @@ class FakeVehicle:
     visited: list[str] = field(default_factory=list)  # every node entered, in order (the start included)
     _events: list[VehicleEvent] = field(default_factory=list)
     _arrival_reported: bool = False
+    _charged_until: float = 0.0  # time up to which charging has been counted
 
     def __post_init__(self) -> None:
         self.visited.append(self.node)
@@ -149,6 +159,8 @@ class FakeVehicle:
         self.node = route.nodes[self.index]
         self.visited.append(self.node)
         self._events.append(Progress(vehicle=self.id, node=self.node, at=at, order=route.order))
+        if self.energy is not None and self.step_kwh > 0.0:
+            self.report_energy(max(0.0, self.energy - self.step_kwh), at)
         self._arrive_if_at_end()
         return self.node
 
@@ -168,6 +180,29 @@ class FakeVehicle:
         if self.state is not VehicleState.IDLE:
             self._set_state(VehicleState.IDLE, at)
         return done
+
+    @property
+    def full(self) -> bool:
+        """Charged to `full_fraction` (always for a fake without a battery model)."""
+        if self.capacity_kwh is None or self.energy is None:
+            return True
+        return self.energy >= self.full_fraction * self.capacity_kwh - 1e-9
+
+    def charge(self, at: float) -> bool:
+        """Charge at `charge_kw` from the last charge (or the arrival) until `at`; report the energy. True when
+        full. Only while CHARGING at the end of a CHARGE route."""
+        route = self.route
+        if (
+            route is None
+            or route.operation is not Operation.CHARGE
+            or self.state is not VehicleState.CHARGING
+        ):
+            raise CannotStep(f"{self.id} is not charging")
+        if self.capacity_kwh is not None and self.energy is not None:
+            gained = self.charge_kw * max(0.0, at - self._charged_until) / 3600.0
+            self.report_energy(min(self.capacity_kwh, self.energy + gained), at)
+        self._charged_until = at
+        return self.full
 
     def fail(self, at: float, error: str) -> None:
         """A fault: the vehicle stops on its last node, drops its route and reports the error."""
@@ -202,6 +237,8 @@ class FakeVehicle:
 
     def _enter_working_state(self, operation: Operation) -> None:
         working = _WORKING_STATE.get(operation, VehicleState.IDLE)
+        if working is VehicleState.CHARGING:
+            self._charged_until = self.now
         if working is not self.state:
             self._set_state(working, self.now)
 

@@ -162,6 +162,7 @@ class _Edges:
     speed_limit: npt.NDArray[np.float64]  # inf where the edge has none
     by_zone: dict[str, list[int]]
     into: dict[str, list[int]]
+    csr_order: npt.NDArray[np.intp]  # edge positions sorted by (head, tail): the CSR layout, fixed per graph
 
     @classmethod
     def of(cls, graph: nx.DiGraph[str]) -> _Edges:
@@ -179,17 +180,20 @@ class _Edges:
             into.setdefault(v, []).append(i)
             for zone in data["zones"]:
                 by_zone.setdefault(zone, []).append(i)
+        heads = np.fromiter((index[u] for u, _ in keys), dtype=np.intp, count=len(keys))
+        tails = np.fromiter((index[v] for _, v in keys), dtype=np.intp, count=len(keys))
         return cls(
             nodes,
             index,
             keys,
             {k: i for i, k in enumerate(keys)},
-            np.fromiter((index[u] for u, _ in keys), dtype=np.intp, count=len(keys)),
-            np.fromiter((index[v] for _, v in keys), dtype=np.intp, count=len(keys)),
+            heads,
+            tails,
             np.array(lengths, dtype=np.float64),
             np.array(limits, dtype=np.float64),
             by_zone,
             into,
+            np.lexsort((tails, heads)).astype(np.intp),
         )
 
 
@@ -212,13 +216,19 @@ class _Table:
         return self.edges.index
 
     def matrix(self) -> Any:
-        """The usable edges as a scipy CSR array (every cost is > 0: edges have positive lengths)."""
+        """The usable edges as a scipy CSR array (every cost is > 0: edges have positive lengths).
+
+        Built straight in CSR layout from the graph's fixed edge order (`csr_order`): no COO sort per table."""
         if self._matrix is None:
-            usable = np.isfinite(self.costs)
+            order = self.edges.csr_order
+            data = self.costs[order]
+            usable = np.isfinite(data)
             size = len(self.edges.nodes)
-            self._matrix = _sparse.csr_array(
-                (self.costs[usable], (self.edges.heads[usable], self.edges.tails[usable])), shape=(size, size)
-            )
+            heads = self.edges.heads[order][usable]
+            indptr = np.zeros(size + 1, dtype=np.int32)
+            np.cumsum(np.bincount(heads, minlength=size), out=indptr[1:])
+            indices = self.edges.tails[order][usable].astype(np.int32)
+            self._matrix = _sparse.csr_array((data[usable], indices, indptr), shape=(size, size))
         return self._matrix
 
     def graph(self) -> nx.DiGraph[str]:
@@ -302,6 +312,8 @@ class Router:
         self._penalties: dict[str | None, dict[Edge, float]] = {None: {}}
         self._tables: dict[tuple[str, CostProfile], _Table] = {}
         self._edges: dict[str, _Edges] = {}
+        for vehicle_class in self._classes:  # once per graph, at start: the first cost table only fills costs
+            self._edge_arrays(vehicle_class)
 
     # ------------------------------------------------------------------------------------------ state
 
@@ -557,12 +569,13 @@ class Router:
             return result
         on_sources = [s for s in sources if s in index]
         on_targets = [t for t in targets if t in index]
+        # Pick the wanted entries of each cached vector, rather than stacking whole vectors first.
         if by_columns:
-            picked = np.stack([table.columns[t] for t in on_targets], axis=1)
-            block = picked[[index[s] for s in on_sources], :]
+            at_sources = np.fromiter((index[s] for s in on_sources), dtype=np.intp, count=len(on_sources))
+            block = np.stack([table.columns[t][at_sources] for t in on_targets], axis=1)
         else:
-            picked = np.stack([table.rows[s] for s in on_sources])
-            block = picked[:, [index[t] for t in on_targets]]
+            at_targets = np.fromiter((index[t] for t in on_targets), dtype=np.intp, count=len(on_targets))
+            block = np.stack([table.rows[s][at_targets] for s in on_sources])
         result[np.ix_(rows, columns)] = block
         return result
 

@@ -105,7 +105,10 @@ class _Vehicle:
 def resource_shapes(plant: Plant) -> dict[Resource, BaseGeometry]:
     """Every resource's swept shape: nodes as disks of half the largest footprint length, edges as their
     polylines (both directions together) buffered by half the largest footprint width."""
-    classes = plant.vehicle_classes.values()
+    # Classes with vehicles in the fleet (a class nobody drives occupies nothing); all if the fleet is empty.
+    driven = {v.vehicle_class.id for v in plant.vehicles.values()}
+    all_classes = list(plant.vehicle_classes.values())
+    classes = [c for c in all_classes if c.id in driven] or all_classes
     length = max((c.footprint.length for c in classes), default=0.0)
     width = max((c.footprint.width for c in classes), default=0.0)
     nodes: set[str] = set()
@@ -271,6 +274,10 @@ class TrafficControl:
         v = _Vehicle(vehicle, vehicle_class, priority, [node])
         self._vehicles[vehicle] = v
         self._sync(v)
+
+    def set_priority(self, vehicle: str, priority: int) -> None:
+        """Change the vehicle's priority for deadlock resolution (lowest is tried as the victim first)."""
+        self._get(vehicle).priority = priority
 
     def claim(self, vehicle: str, route_nodes: Sequence[str]) -> None:
         """Record the route the vehicle intends to drive. It must start at the end of the vehicle's base

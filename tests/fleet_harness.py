@@ -1,8 +1,8 @@
 """A small loop that drives `FleetCore` through fake vehicles, checking the safety contract at every step.
 
 It hands SendRoute/Cancel effects to a `FakeFleet`, steps every fake one node per tick (never past what it
-was released), completes operations at the end of routes, and feeds the drained events back into
-`handle`. After every handled message traffic control must be safe, and after every SendRoute what the
+was released), completes operations at the end of routes (a charge when the fake is full), and feeds the
+drained events back into `handle`. After every handled message traffic control must be safe, and after every SendRoute what the
 vehicle may drive must be exactly what traffic control released to it.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fleet.core import Effect, FleetCore, Message, Tick, order_states
-from fleet.domain.orders import OrderState
+from fleet.domain.orders import Operation, OrderState
 from fleet.domain.vehicles import VehicleState
 from fleet.fake_vehicle import FakeFleet, FakeVehicle
 from fleet.ports import Cancel, SendRoute
@@ -24,21 +24,26 @@ class Loop:
     fleet: FakeFleet
     t: float = 0.0
     effects: list[Effect] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)  # every message handled, in order
     handled: int = 0
 
     @classmethod
-    def on(cls, plant: Plant) -> Loop:
+    def on(cls, plant: Plant, *, charge_kw: float | None = None, step_kwh: float = 0.0) -> Loop:
+        """A core on `plant` and one fake per vehicle at its home. Fakes of a class with a battery start full
+        and model it: `step_kwh` used per node, charging at `charge_kw` (default: the class's; tests pass
+        more, since a tick is one second)."""
         core = FleetCore(plant)
-        fakes = {vid: FakeVehicle(vid, v.home) for vid, v in core.vehicles.items()}
-        return cls(core, FakeFleet(fakes))
+        return cls(core, FakeFleet(fakes_for(core, charge_kw=charge_kw, step_kwh=step_kwh)))
 
     def feed(self, message: Message) -> list[Effect]:
         effects = self.core.handle(message, self.t)
         self.handled += 1
+        self.messages.append(message)
         self.core.traffic.assert_safe()
         self.effects += effects
         for effect in effects:
             if isinstance(effect, SendRoute | Cancel):
+                self.fleet.vehicles[effect.vehicle].now = self.t
                 self.fleet.send(effect)
         for vehicle in {e.vehicle for e in effects if isinstance(e, SendRoute)}:
             fake = self.fleet.vehicles[vehicle]
@@ -57,7 +62,10 @@ class Loop:
             route = fake.route
             if route is None or fake.state in (VehicleState.ERROR, VehicleState.UNAVAILABLE):
                 continue
-            if fake.arrived:
+            if fake.arrived and route.operation is Operation.CHARGE and fake.state is VehicleState.CHARGING:
+                if fake.charge(self.t):
+                    fake.complete_operation(self.t)
+            elif fake.arrived:
                 fake.complete_operation(self.t)
             elif fake.state is VehicleState.MOVING and fake.index + 1 < route.released:
                 fake.step(self.t)
@@ -77,3 +85,25 @@ class Loop:
 
     def states(self, order: str) -> list[OrderState]:
         return order_states(self.effects)[order]
+
+
+def fakes_for(
+    core: FleetCore, *, charge_kw: float | None = None, step_kwh: float = 0.0
+) -> dict[str, FakeVehicle]:
+    """One fake per vehicle of the core, at its home; those with a battery start full and model it."""
+    fakes: dict[str, FakeVehicle] = {}
+    for vid, vehicle in core.vehicles.items():
+        battery = vehicle.spec.battery
+        if battery is None:
+            fakes[vid] = FakeVehicle(vid, vehicle.home)
+            continue
+        fakes[vid] = FakeVehicle(
+            vid,
+            vehicle.home,
+            energy=vehicle.energy,
+            capacity_kwh=battery.capacity_kwh,
+            charge_kw=battery.charge_kw if charge_kw is None else charge_kw,
+            full_fraction=battery.full_fraction,
+            step_kwh=step_kwh,
+        )
+    return fakes

@@ -114,21 +114,25 @@ def test_a_vehicle_dying_mid_route_hands_its_order_to_the_other_agv_and_frees_it
     loop.feed(SubmitOrder(spec=move_to("M1", "W1")))
     loop.run(60, until="M1")
     assert loop.core.book["M1"].state is F
+    # AGV-01 (at W1) takes M2 to the dead end H-IS1, out of AGV-02's way, before it drives back to park.
     loop.feed(SubmitOrder(spec=transport("T1")))
-    for _ in range(10):
+    loop.feed(SubmitOrder(spec=move_to("M2", "H-IS1")))
+    for _ in range(20):
         loop.tick()
-        if loop.core.traffic.node_of("AGV-02") == "W5":
+        if loop.core.traffic.node_of("AGV-02") == "W5" and len(loop.core.traffic.base_of("AGV-02")) > 1:
             break
     assert loop.core.book["T1"].vehicle == "AGV-02"
     assert loop.core.book["T1"].state is AS
+    node = loop.core.traffic.node_of("AGV-02")
+    ahead = loop.core.traffic.base_of("AGV-02")[1]
     held_before = loop.core.traffic.held_by("AGV-02")
-    assert {"W5", "W4", edge_resource("W5", "W4")} <= held_before
+    assert {node, ahead, edge_resource(node, ahead)} <= held_before
 
     loop.fleet.vehicles["AGV-02"].fail(loop.t, "bumper hit")
     loop.pump()
     # Everything it held is free again, except the node it stands on; its order went back to the book.
-    assert loop.core.traffic.held_by("AGV-02") == frozenset({"W5"})
-    for resource in held_before - {"W5"}:
+    assert loop.core.traffic.held_by("AGV-02") == frozenset({node})
+    for resource in held_before - {node}:
         assert loop.core.traffic.owner(resource) is None
     assert loop.core.book["T1"].state is C
     assert loop.core.book["T1"].vehicle is None
@@ -139,7 +143,7 @@ def test_a_vehicle_dying_mid_route_hands_its_order_to_the_other_agv_and_frees_it
     assert loop.states("T1") == [C, A, AS, C, A, AS, F]
     assert loop.core.book.history("T1")[-1].vehicle == "AGV-01"
     assert loop.fleet.vehicles["AGV-01"].node == "H-FS1"
-    assert loop.fleet.vehicles["AGV-02"].node == "W5"  # the dead one never moved
+    assert loop.fleet.vehicles["AGV-02"].node == node  # the dead one never moved
 
 
 def test_a_failed_vehicle_gets_nothing_until_it_reports_idle_again() -> None:
@@ -230,11 +234,17 @@ def test_an_idle_vehicle_in_a_dead_end_another_needs_is_got_out_of_the_way() -> 
         loop.feed(SubmitOrder(spec=spec))
     loop.run(200)
     assert {o.id: o.state for o in loop.core.book.orders.values()} == {f"O{i}": F for i in range(5)}
-    assert any(d.startswith("make-way") for d in _route_orders(loop))
-
-
-def _route_orders(loop: Loop) -> set[str]:
-    return {c.order for f in loop.fleet.vehicles.values() for c in f.commands if isinstance(c, SendRoute)}
+    # Some vehicle had to give way for that: an errand, or a deadlock retreat before its order went on.
+    routes = [c for f in loop.fleet.vehicles.values() for c in f.commands if isinstance(c, SendRoute)]
+    assert any(
+        r.order.startswith("make-way")
+        or (
+            r.operation is Operation.MOVE
+            and r.order.startswith("O")
+            and r.nodes[-1] not in {"DOCK1", "H-FS1", "W1"}
+        )
+        for r in routes
+    )
 
 
 def test_a_vehicle_failing_after_the_drop_fails_its_order() -> None:

@@ -8,26 +8,33 @@ back. After every handled message traffic control must be safe, and what each ve
 exactly what traffic control released to it. Within the tick bound every order must end (finished, failed
 or cancelled).
 
-The grid plants are 3x3 to 5x5 with 10 m spacing, every edge two-way, and 2-3 AGVs parked in corners.
+The grid plants are 3x3 to 5x5 with 10 m spacing, every edge two-way, and 2-3 AGVs in corners. Some grids
+also have parking places and a charger, and AGVs that use energy per node (so they run low and charge).
+
+Liveness is checked every tick (`Liveness`): how long each vehicle has waited for an allocation without a
+break (stalled: standing at the end of its released base with more route ahead), how long each wait-for
+cycle persists, and how many steps the other vehicles made while one vehicle waited (starvation).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fleet.core import FleetCore, SubmitOrder, Tick
 from fleet.domain.orders import Destination, Operation, OrderSpec
-from fleet.fake_vehicle import FakeFleet, FakeVehicle
+from fleet.fake_vehicle import FakeFleet
 from layout import Plant
 from layout.build import build_plant
 from layout.schema import PlantFile
-from tests.fleet_harness import Loop
+from tests.fleet_harness import Loop, fakes_for
 from tests.wms_factories import tiny_plant
 
 TICKS = 400
+FAST_CHARGE_KW = 36_000.0  # 10 kWh per tick: a charge takes a few ticks
+CYCLE_TICKS = 2  # a wait-for cycle must be resolved within this many ticks of being detected
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NODES = sorted(
     n for n in tiny_plant().graph("agv") if tiny_plant().node_kinds.get(n) in ("handover", "waypoint")
@@ -39,33 +46,84 @@ class Scenario:
     orders: list[tuple[int, OrderSpec]]  # (tick to submit at, spec)
     failure: tuple[str, int, int, bool] | None  # (vehicle, fail tick, recover tick, unavailable?)
     plant: Plant | None = None  # None: the tiny plant
+    step_kwh: float = 0.0  # energy each node costs the fakes
 
 
-def grid(size: int, vehicles: int) -> Plant:
-    nodes = [
+def wait_bound(plant: Plant, failure: tuple[str, int, int, bool] | None = None) -> int:
+    """Ticks a vehicle may wait for an allocation without a break: proportional to fleet and graph size, plus
+    the time a failed vehicle stands in the way (nobody can pass a dead vehicle until it recovers)."""
+    outage = failure[2] - failure[1] if failure is not None else 0
+    return 2 * len(plant.vehicles) * len(plant.node_points) + outage
+
+
+@dataclass
+class Liveness:
+    """Waits for allocation, wait-for cycles and starvation, recorded every tick."""
+
+    waiting: dict[str, int] = field(default_factory=dict)  # vehicle -> ticks stalled without a break
+    others_moved: dict[str, int] = field(default_factory=dict)  # vehicle -> others' steps during its wait
+    cycles: dict[frozenset[str], int] = field(default_factory=dict)  # cycle -> ticks it has persisted
+    longest_wait: int = 0
+    longest_cycle: int = 0
+    most_overtaken: int = 0
+
+    def record(self, loop: Loop, moved: set[str]) -> None:
+        core = loop.core
+        for vid in core.traffic.vehicles:
+            drive = core.drive_of(vid)
+            stalled = (
+                drive is not None
+                and not drive.stopping
+                and vid not in core.out
+                and core.traffic.base_of(vid) == (core.traffic.node_of(vid),)
+                and len(core.traffic.claim_of(vid)) > 1
+            )
+            if stalled:
+                self.waiting[vid] = self.waiting.get(vid, 0) + 1
+                self.others_moved[vid] = self.others_moved.get(vid, 0) + len(moved - {vid})
+                self.longest_wait = max(self.longest_wait, self.waiting[vid])
+                self.most_overtaken = max(self.most_overtaken, self.others_moved[vid])
+            else:
+                self.waiting.pop(vid, None)
+                self.others_moved.pop(vid, None)
+        now = {frozenset(c) for c in core.traffic.deadlocks()}
+        self.cycles = {c: self.cycles.get(c, 0) + 1 for c in now}
+        self.longest_cycle = max([self.longest_cycle, *self.cycles.values()])
+
+
+def grid(size: int, vehicles: int, *, places: bool = False) -> Plant:
+    """A size x size two-way grid; with `places`, two parking places on the bottom row and a charger on the
+    top right corner, and AGVs with a battery (120 kWh, low below 25 %)."""
+    nodes: list[dict[str, object]] = [
         {"id": f"n{i}_{j}", "at": [10.0 + 10 * i, 10.0 + 10 * j]} for i in range(size) for j in range(size)
     ]
+    last = size - 1
+    if places:
+        kinds = {"n1_0": "parking", f"n{last}_0": "parking", f"n{last}_{last}": "charger"}
+        for node in nodes:
+            if node["id"] in kinds:
+                node["kind"] = kinds[str(node["id"])]
     pairs = [((i, j), (i + 1, j)) for i in range(size - 1) for j in range(size)]
     pairs += [((i, j), (i, j + 1)) for i in range(size) for j in range(size - 1)]
     edges = [{"from": f"n{a[0]}_{a[1]}", "to": f"n{b[0]}_{b[1]}"} for a, b in pairs]
-    last = size - 1
     corners = ["n0_0", f"n{last}_{last}", f"n0_{last}"][:vehicles]
+    agv: dict[str, object] = {
+        "id": "agv",
+        "kind": "agv",
+        "speed_empty": 1.5,
+        "speed_loaded": 1.0,
+        "acceleration": 0.3,
+        "capacity": 30,
+        "footprint": {"length": 6, "width": 2.8},
+    }
+    if places:
+        agv["battery"] = {"capacity_kwh": 120, "moving_kw": 18, "charge_kw": 60}
     return build_plant(
         PlantFile.model_validate(
             {
                 "plant": {"id": "grid", "outline": [[0, 0], [100, 0], [100, 100], [0, 100]]},
                 "network": {"nodes": nodes, "edges": edges},
-                "vehicle_classes": [
-                    {
-                        "id": "agv",
-                        "kind": "agv",
-                        "speed_empty": 1.5,
-                        "speed_loaded": 1.0,
-                        "acceleration": 0.3,
-                        "capacity": 30,
-                        "footprint": {"length": 6, "width": 2.8},
-                    }
-                ],
+                "vehicle_classes": [agv],
                 "fleet": [{"class": "agv", "count": vehicles, "prefix": "AGV", "homes": corners}],
             }
         )
@@ -74,7 +132,8 @@ def grid(size: int, vehicles: int) -> Plant:
 
 @st.composite
 def scenarios(draw: st.DrawFn, on_grid: bool = False) -> Scenario:
-    plant = grid(draw(st.integers(3, 5)), draw(st.integers(2, 3))) if on_grid else None
+    places = on_grid and draw(st.booleans())
+    plant = grid(draw(st.integers(3, 5)), draw(st.integers(2, 3)), places=places) if on_grid else None
     nodes = sorted(plant.graph("agv")) if plant is not None else NODES
     count = draw(st.integers(3, 8))
     orders: list[tuple[int, OrderSpec]] = []
@@ -94,12 +153,19 @@ def scenarios(draw: st.DrawFn, on_grid: bool = False) -> Scenario:
         vehicle = draw(st.sampled_from(["AGV-01", "AGV-02"]))
         fail_at = draw(st.integers(1, 60))
         failure = (vehicle, fail_at, fail_at + draw(st.integers(1, 40)), draw(st.booleans()))
-    return Scenario(orders, failure, plant)
+    step_kwh = draw(st.sampled_from([0.0, 4.0, 8.0])) if places else 0.0  # 8: ~10 nodes per charge
+    return Scenario(orders, failure, plant, step_kwh)
 
 
-def run(scenario: Scenario, plant: Plant | None = None) -> Loop:
+def settled(core: FleetCore) -> bool:
+    """No order open, nobody driving (to park or charge included), nobody idle and low on energy."""
+    low = [vid for vid, v in core.vehicles.items() if v.energy_low and core.drive_of(vid) is None]
+    return not core.open_orders() and not core.drives and not low
+
+
+def run(scenario: Scenario, plant: Plant | None = None, liveness: Liveness | None = None) -> Loop:
     core = FleetCore(plant if plant is not None else tiny_plant())
-    fleet = FakeFleet({vid: FakeVehicle(vid, v.home) for vid, v in core.vehicles.items()})
+    fleet = FakeFleet(fakes_for(core, charge_kw=FAST_CHARGE_KW, step_kwh=scenario.step_kwh))
     loop = Loop(core, fleet)
     for tick in range(TICKS):
         loop.t = float(tick)
@@ -119,11 +185,14 @@ def run(scenario: Scenario, plant: Plant | None = None) -> Loop:
         loop.pump()
         loop.feed(Tick())
         loop.pump()
+        before = {vid: len(f.visited) for vid, f in fleet.vehicles.items()}
         loop.move()
         loop.pump()
+        if liveness is not None:
+            liveness.record(loop, {vid for vid, f in fleet.vehicles.items() if len(f.visited) > before[vid]})
         last = max(at for at, _ in scenario.orders)
         recovered = scenario.failure is None or tick > scenario.failure[2]
-        if tick > last and recovered and not core.open_orders():
+        if tick > last and recovered and settled(core):
             break
     return loop
 
@@ -131,9 +200,19 @@ def run(scenario: Scenario, plant: Plant | None = None) -> Loop:
 @PROPERTY
 @given(scenario=st.one_of(scenarios(), scenarios(on_grid=True)))
 def test_random_order_streams_stay_safe_and_every_order_ends(scenario: Scenario) -> None:
-    loop = run(scenario, scenario.plant)
+    liveness = Liveness()
+    loop = run(scenario, scenario.plant, liveness)
     open_orders = {o: loop.core.book[o].state for o in loop.core.open_orders()}
     assert open_orders == {}, f"orders still open after {TICKS} ticks: {open_orders}"
+    # No vehicle waits forever: every wait for an allocation ends within the bound, every deadlock detected
+    # is resolved within CYCLE_TICKS, and nobody waits while the others make more than the bound of steps.
+    bound = wait_bound(loop.core.plant, scenario.failure)
+    assert liveness.longest_wait <= bound, f"a vehicle waited {liveness.longest_wait} ticks (bound {bound})"
+    assert liveness.longest_cycle <= CYCLE_TICKS, f"a deadlock persisted {liveness.longest_cycle} ticks"
+    assert liveness.most_overtaken <= bound, (
+        f"a vehicle starved while others made {liveness.most_overtaken} steps"
+    )
+    assert liveness.waiting == {}, f"still waiting at the end: {liveness.waiting}"
     # Every vehicle that is not working holds only the node it stands on.
     for vid in loop.core.traffic.vehicles:
         if loop.core.drive_of(vid) is None:

@@ -397,3 +397,40 @@ def test_a_parked_vehicle_that_runs_low_goes_to_a_charger_and_a_failure_drops_it
     assert dispatcher.holds["V1"].kind is AssignmentKind.CHARGE
     dispatcher.vehicle_failed("V1", at=2.0)
     assert dispatcher.holds == {}
+
+
+def test_busy_vehicles_get_nothing_but_keep_their_holds_and_places() -> None:
+    dispatcher, book, _ = setup(order("O1", "C"))
+    vehicles = fleet(vehicle("V1", "C", energy=10.0), vehicle("V2", "B"))
+    assert [(a.vehicle, a.kind) for a in dispatcher.dispatch(vehicles, at=0.0, busy={"V2"})] == [
+        ("V1", AssignmentKind.CHARGE)
+    ]
+    assert book["O1"].state is OrderState.CREATED  # V2 is busy, V1 is low: nobody takes the order
+    # V1 drives to its charger (the caller marks it busy): its hold stays, nobody else gets CH1.
+    vehicles["V3"] = vehicle("V3", "D", energy=10.0)
+    out = dispatcher.dispatch(vehicles, at=1.0, busy={"V1", "V2"})
+    assert [(a.vehicle, a.target_node) for a in out] == [("V3", "CH2")]
+    assert dispatcher.holds["V1"].target_node == "CH1"
+
+
+def test_a_vehicle_still_low_on_its_charger_is_sent_to_charge_again_there() -> None:
+    dispatcher, _, _ = setup()
+    v = vehicle("V1", "C", energy=10.0)
+    assert [a.target_node for a in dispatcher.dispatch(fleet(v), at=0.0)] == ["CH1"]
+    v.position = AtNode("CH1")  # arrived, charged a little, stopped (IDLE) while still low
+    v.energy = 20.0
+    assert dispatcher.dispatch(fleet(v), at=30.0) == []  # it may still be charging while it stands idle
+    out = dispatcher.dispatch(fleet(v), at=60.0)
+    assert [(a.vehicle, a.kind, a.target_node, a.cost) for a in out] == [
+        ("V1", AssignmentKind.CHARGE, "CH1", 0.0)
+    ]
+    assert dispatcher.dispatch(fleet(v), at=61.0) == []  # not again before the next retry
+
+
+def test_release_hold_lets_the_next_dispatch_plan_the_vehicle_again() -> None:
+    dispatcher, _, _ = setup()
+    vehicles = fleet(vehicle("V1", "C"))
+    assert [a.target_node for a in dispatcher.dispatch(vehicles, at=0.0)] == ["P2"]
+    assert dispatcher.dispatch(vehicles, at=1.0) == []  # held: not sent twice
+    dispatcher.release_hold("V1")
+    assert [a.target_node for a in dispatcher.dispatch(vehicles, at=2.0)] == ["P2"]

@@ -12,6 +12,8 @@ from rich.table import Table
 
 from coilyard import __version__
 from coilyard.cli_emulate import app as emulate_app
+from coilyard.cli_sim import simulate
+from coilyard.cli_sim_tools import register as register_sim_tools
 from coilyard.cli_wms import app as wms_app
 from layout import LayoutInvalid, Plant, load_plant
 
@@ -25,6 +27,8 @@ layout_app = typer.Typer(help="Check, render and describe plant layout files.", 
 app.add_typer(layout_app, name="layout")
 app.add_typer(wms_app, name="wms")
 app.add_typer(emulate_app, name="emulate")
+app.command("simulate")(simulate)
+register_sim_tools(app)  # `coilyard sweep`, `coilyard replay`
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

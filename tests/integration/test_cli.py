@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from coilyard.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.yaml") if not p.name.endswith(".scenario.yaml"))
 runner = CliRunner()
 
 

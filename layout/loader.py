@@ -24,7 +24,7 @@ _FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class _Loader(_FastLoader):  # type: ignore[misc,valid-type]
+class StrictYamlLoader(_FastLoader):  # type: ignore[misc,valid-type]
     """The safe loader, refusing duplicate keys (YAML would silently keep the last one)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -79,12 +79,12 @@ def _checked(text: str, source: str) -> PlantIndex:
     try:
         plant_file = PlantFile.model_validate(raw)
     except ValidationError as exc:
-        problems = _pydantic_problems(exc.errors(include_url=False), raw)
-        raise LayoutInvalid(source, _with_lines(problems, text)) from None
+        problems = pydantic_problems(exc.errors(include_url=False), raw)
+        raise LayoutInvalid(source, with_lines(problems, text)) from None
     index = PlantIndex(plant_file)
     problems = check(index)
     if problems:
-        raise LayoutInvalid(source, _with_lines(problems, text))
+        raise LayoutInvalid(source, with_lines(problems, text))
     return index
 
 
@@ -95,7 +95,7 @@ def _parse_document(text: str) -> Any:
             return json.loads(text)
         except ValueError:
             pass  # let the YAML parser say what is wrong, with its line
-    return yaml.load(text, Loader=_Loader)
+    return yaml.load(text, Loader=StrictYamlLoader)
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> LayoutProblem:
@@ -107,7 +107,7 @@ def _yaml_problem(exc: yaml.YAMLError) -> LayoutProblem:
     return LayoutProblem((), f"YAML syntax error: {detail}", line)
 
 
-def _pydantic_problems(errors: list[Any], raw: Any) -> list[LayoutProblem]:
+def pydantic_problems(errors: list[Any], raw: Any) -> list[LayoutProblem]:
     """Pydantic errors as problems at file paths.
 
     Where a value fits none of a union's members, pydantic reports every member's complaint; we keep those
@@ -165,7 +165,7 @@ def _child(node: Any, part: PathPart) -> Any:
     return None
 
 
-def _with_lines(problems: Sequence[LayoutProblem], text: str) -> list[LayoutProblem]:
+def with_lines(problems: Sequence[LayoutProblem], text: str) -> list[LayoutProblem]:
     try:
         root = yaml.compose(text, Loader=_FastLoader)
     except yaml.YAMLError:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from layout import Plant
 from layout import schema as plant_schema
-from layout.loader import _Loader, _pydantic_problems, _with_lines
+from layout.loader import StrictYamlLoader, pydantic_problems, with_lines
 from layout.problems import LayoutProblem, PathPart, format_path
 
 Positive = Annotated[float, Field(gt=0)]
@@ -305,7 +305,7 @@ def load_scenario(path: str | Path, plant: Plant | None = None) -> ScenarioFile:
 
 def parse_scenario(text: str, source: str = "<text>", plant: Plant | None = None) -> ScenarioFile:
     try:
-        raw = yaml.load(text, Loader=_Loader)
+        raw = yaml.load(text, Loader=StrictYamlLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -317,11 +317,11 @@ def parse_scenario(text: str, source: str = "<text>", plant: Plant | None = None
     try:
         scenario = ScenarioFile.model_validate(raw)
     except ValidationError as exc:
-        problems = _pydantic_problems(exc.errors(include_url=False), raw)
-        raise ScenarioInvalid(source, _with_lines(problems, text)) from None
+        problems = pydantic_problems(exc.errors(include_url=False), raw)
+        raise ScenarioInvalid(source, with_lines(problems, text)) from None
     problems = check_scenario(scenario, plant)
     if problems:
-        raise ScenarioInvalid(source, _with_lines(problems, text))
+        raise ScenarioInvalid(source, with_lines(problems, text))
     return scenario
 
 
@@ -332,7 +332,7 @@ def scenario_from_mapping(
     try:
         scenario = ScenarioFile.model_validate(dict(raw))
     except ValidationError as exc:
-        raise ScenarioInvalid(source, _pydantic_problems(exc.errors(include_url=False), raw)) from None
+        raise ScenarioInvalid(source, pydantic_problems(exc.errors(include_url=False), raw)) from None
     problems = check_scenario(scenario, plant)
     if problems:
         raise ScenarioInvalid(source, problems)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from coilyard import __version__
 from coilyard.cli_emulate import app as emulate_app
+from coilyard.cli_serve import register as register_serve
 from coilyard.cli_sim import simulate
 from coilyard.cli_sim_tools import register as register_sim_tools
 from coilyard.cli_wms import app as wms_app
@@ -27,6 +28,7 @@ layout_app = typer.Typer(help="Check, render and describe plant layout files.", 
 app.add_typer(layout_app, name="layout")
 app.add_typer(wms_app, name="wms")
 app.add_typer(emulate_app, name="emulate")
+register_serve(app)  # `coilyard serve`, `coilyard users ...`
 app.command("simulate")(simulate)
 register_sim_tools(app)  # `coilyard sweep`, `coilyard replay`
 

@@ -18,3 +18,29 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Live event bus and vehicle-state cache.")
     mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="Broker for VDA 5050 vehicles.")
+
+    # --- the HTTP service (`coilyard serve`, docs/api.md) ---
+    api_host: str = Field("127.0.0.1", description="Address `coilyard serve` listens on.")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port `coilyard serve` listens on.")
+    token_ttl_s: float = Field(8 * 3600.0, gt=0, description="Lifetime of a user's bearer token (s).")
+    service_token_ttl_s: float = Field(
+        365 * 24 * 3600.0, gt=0, description="Lifetime of a vehicle or integration client's token (s)."
+    )
+    token_cache_s: float = Field(
+        15.0, ge=0, description="How long a checked token is trusted without asking the database again (s)."
+    )
+    admin_password: str | None = Field(
+        None, description="If set, `coilyard serve` creates user 'admin' (role admin) with it when missing."
+    )
+    write_batch: int = Field(
+        128, ge=1, le=10_000, description="Most WMS commands the writer commits in one transaction."
+    )
+    events_redis: bool = Field(
+        False, description="Publish and stream live events through Redis (COILYARD_REDIS_URL)."
+    )
+    runs_dir: Path = Field(Path("out/api-runs"), description="Where simulation runs started over HTTP go.")
+    write_lock: bool = Field(
+        False,
+        description="PostgreSQL: the service's writer takes the ledger's advisory lock per burst of batches. Worth it "
+        "when several processes write one database often; without it they race and the loser re-applies.",
+    )

@@ -75,6 +75,7 @@ from wms.service_layer.unit_of_work import AbstractUnitOfWork
 
 _PRESENT = (UnitStatus.IN_STOCK, UnitStatus.IN_TRANSIT)
 LEDGER_LOCK_KEY = 0x636F696C  # "coil": the advisory lock writers of one database queue on
+CATCH_UP_PAGE = 1000  # ledger rows read per query when a unit of work catches up
 
 
 class _Stream:
@@ -165,13 +166,19 @@ class SqlUnitOfWork(AbstractUnitOfWork):
             if stream.dirty:  # cannot happen through this class; cheap to guard
                 stream.rebuild()
             with self.engine.connect() as connection:
-                rows = connection.execution_options(yield_per=1000).execute(
-                    sa.select(ledger.c.seq, ledger.c.payload)
-                    .where(ledger.c.seq > stream.committed)
-                    .order_by(ledger.c.seq)
-                )
-                for seq, payload in rows:
-                    stream.apply(LedgerEntry(seq, codec.decode_event(payload)))
+                # Pages instead of a server-side cursor: catching up is usually zero or a few rows, and a
+                # cursor costs extra round trips per command (bench/api_load.py); memory stays bounded.
+                while True:
+                    rows = connection.execute(
+                        sa.select(ledger.c.seq, ledger.c.payload)
+                        .where(ledger.c.seq > stream.committed)
+                        .order_by(ledger.c.seq)
+                        .limit(CATCH_UP_PAGE)
+                    ).all()
+                    for seq, payload in rows:
+                        stream.apply(LedgerEntry(seq, codec.decode_event(payload)))
+                    if len(rows) < CATCH_UP_PAGE:
+                        break
             self.yard = stream.yard
         except BaseException:
             self._release()

@@ -59,11 +59,11 @@ class MessageBus:
         with self.uow:
             key = command.idempotency_key
             # Only a keyed command is fingerprinted: hashing every command costs the twin ~5 % of its time.
-            fingerprint = _fingerprint(command) if key is not None else ""
+            mark = fingerprint(command) if key is not None else ""
             if key is not None:
                 stored = self.uow.recall(key)
                 if stored is not None:
-                    if stored.get("fingerprint") != fingerprint:
+                    if stored.get("fingerprint") != mark:
                         raise InvalidInput(
                             f"idempotency key '{key}' was already used for a different command"
                         )
@@ -71,7 +71,7 @@ class MessageBus:
                     return result
             result = handler(command, self.uow.yard, self.clock.now())
             if key is not None:
-                self.uow.remember(key, {"fingerprint": fingerprint, "result": result})
+                self.uow.remember(key, {"fingerprint": mark, "result": result})
             entries = self.uow.new_entries()
             self.uow.commit()
         if self.publish is not None and entries:
@@ -79,7 +79,7 @@ class MessageBus:
         return result
 
 
-def _fingerprint(command: cmd.Command) -> str:
+def fingerprint(command: cmd.Command) -> str:
     """What the command asks for, without who asked and the key itself: a retry must match it exactly."""
     fields = asdict(command)
     fields.pop("idempotency_key", None)

@@ -7,12 +7,12 @@
 
 Messages (`Message`):
 
-- commands from the WMS or an operator: `SubmitOrder(spec)`, `SubmitSequence(sequence, specs)`,
-  `CancelOrder(order, reason)`;
+- commands from the WMS or an operator: `SubmitOrder(spec)`, `SubmitSequence(sequence, specs)` (both also
+  compute the travel times to the new orders' pickups, `Dispatcher.prepare`), `CancelOrder(order, reason)`;
 - vehicle events from the port (`ports.VehicleEvent`): `Progress`, `Arrived`, `OperationDone`,
   `StateChanged` (error and unavailable included), `EnergyReport`;
-- `Tick()`: dispatch (orders, chargers, parking), retry allocation for waiting vehicles, resolve deadlocks,
-  make parked blockers give way.
+- `Tick()`: dispatch (orders, chargers, parking), retry allocation for waiting vehicles (longest waiting
+  first, vehicles just back from a deadlock retreat last), resolve deadlocks, make parked blockers give way.
 
 Crane commands and events (`SendCraneMove`, `CraneAt`, events of vehicles the fleet does not own) are not the
 fleet's: `handle` ignores them.
@@ -170,6 +170,7 @@ class FleetCore:
         self.hold: dict[str, tuple[str, str]] = {}  # vehicle -> (vehicle, errand) it waits for
         self._errands = 0
         self.victimised: dict[str, int] = {}  # vehicle -> deadlock resolutions it gave way in (aging)
+        self.waited: dict[str, int] = {}  # vehicle -> ticks it has been stalled without a break (FIFO order)
 
     # ------------------------------------------------------------------------------------------ queries
 
@@ -191,8 +192,10 @@ class FleetCore:
             return []  # a crane's, or a vehicle this fleet does not own
         if isinstance(message, SubmitOrder):
             self.book.add(message.spec)
+            self.dispatcher.prepare([message.spec.id])  # its travel times now, not in the next decision
         elif isinstance(message, SubmitSequence):
             self.book.add_sequence(message.sequence, message.specs)
+            self.dispatcher.prepare([spec.id for spec in message.specs])
         elif isinstance(message, CancelOrder):
             self.book.cancel(message.order, at, message.reason)
         elif isinstance(message, Tick):
@@ -410,6 +413,7 @@ class FleetCore:
         blocker could not make way."""
         out: list[Effect] = []
         out += self._dispatch(at)
+        resumed: set[str] = set()
         for vid in sorted(self.resume):
             blocker, errand = self.hold.get(vid, ("", ""))
             if blocker in self.drives and self.drives[blocker].order == errand:
@@ -419,10 +423,11 @@ class FleetCore:
             order = self.vehicles[vid].order
             if order is not None and not self.book[order].state.terminal:
                 out += self._drive_order(vid, order, at, allocate=False)
+                resumed.add(vid)
         out += self._make_way()
-        for vid, drive in sorted(self.drives.items()):
-            if not drive.stopping and vid not in self.out:
-                out += self._extend(vid, drive)
+        for vid in self._allocation_order(resumed):
+            out += self._extend(vid, self.drives[vid])
+        self.waited = {vid: self.waited.get(vid, 0) + 1 for vid in self.drives if self._stalled(vid)}
         for _ in range(MAX_RESOLUTIONS):
             resolution = self._one_resolution()
             if resolution is None:
@@ -430,6 +435,24 @@ class FleetCore:
             out += self._apply(resolution)
         out += self._unblock()
         return out
+
+    def _allocation_order(self, resumed: set[str]) -> list[str]:
+        """Drives to allocate for, in the order they get what was freed: the longest stalled first (FIFO), then
+        the rest, and vehicles just back from a deadlock retreat last. A victim whose route is sent again at the
+        tick it arrived (an adapter reports arrival and the end of a MOVE together) would otherwise take the
+        contested node back before the vehicle it gave way to, if its id sorts first, and the same deadlock
+        would form again at every retreat: a livelock."""
+        drives = [v for v, d in self.drives.items() if not d.stopping and v not in self.out]
+        return sorted(drives, key=lambda v: (v in resumed, -self.waited.get(v, 0), v))
+
+    def _stalled(self, vid: str) -> bool:
+        """Standing at the end of its released base with more of its claim ahead (waiting for traffic)."""
+        drive = self.drives.get(vid)
+        if drive is None or drive.stopping or vid in self.out:
+            return False
+        return (
+            self.traffic.base_of(vid) == (self.traffic.node_of(vid),) and len(self.traffic.claim_of(vid)) > 1
+        )
 
     def _dispatch(self, at: float) -> list[Effect]:
         """Orders to free vehicles; free vehicles low on energy to a charger, the rest with nothing to do to a

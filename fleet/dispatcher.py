@@ -44,6 +44,11 @@ It runs the openTCS phases (research/fleet.md §1.5, §6.5) in one synchronous c
 4. **Park.** IDLE vehicles with nothing else to do that are not on a parking node go to a free one (kind
    'parking'), matched optimally by travel time; one vehicle per parking node.
 
+`prepare(orders)` computes the travel times to the orders' next destinations (and, once, to the chargers
+and parking places) when the orders arrive, so that a decision searches only for what the router does not
+know yet (docs/fleet.md, "Dispatch time"); `dispatch` drops cached columns no open order needs once more
+than `COLUMN_SLACK` pile up.
+
 `vehicle_failed(vehicle, at)` gives the vehicle's order back to the book (ASSIGNED: `withdraw`; ACTIVE and
 nothing dropped yet: `reassign`) so the next dispatch gives it to another vehicle; an order whose unit was
 already dropped is left for the caller. The caller keeps the vehicle out of the next dispatch by its state
@@ -78,6 +83,7 @@ LATENESS_WEIGHT = 10.0  # seconds of travel one second of lateness is worth
 DEFER_HORIZON = 300.0  # seconds an order left unassigned is assumed to wait for the next chance
 TAKEOVER_MARGIN = 30.0  # seconds a free vehicle must save to take an assigned order over
 RECHARGE_RETRY = 60.0  # seconds before a vehicle idle and still low on its charger is told to charge again
+COLUMN_SLACK = 500  # cached columns (costs to a node) beyond those the open orders need, before dropping
 
 
 class AssignmentKind(StrEnum):
@@ -159,6 +165,22 @@ class Dispatcher:
         self.recharge_retry = recharge_retry
         self._holds: dict[str, Assignment] = {}
         self._charge_sent: dict[str, float] = {}  # vehicle -> when it was last sent to charge
+
+    def prepare(self, orders: Iterable[str] = ()) -> int:
+        """Compute the travel times to these orders' next destinations now, when they arrive (one search each
+        on the reversed graph, per class of the fleet that may do the order), and to the chargers and parking
+        places (once), so that a dispatch decision needs searches only for what the router does not know yet.
+        Returns how many searches ran."""
+        classes = sorted({v.vehicle_class.id for v in self.plant.vehicles.values()})
+        places = [*self.chargers, *self.parking]
+        targets = {c: [n for n in places if n in self.plant.graph(c)] for c in classes}
+        for order_id in orders:
+            order = self.book[order_id]
+            node = _first_node(order)
+            for vclass in classes:
+                if order.spec.vehicle_class in (None, vclass) and node in self.plant.graph(vclass):
+                    targets.setdefault(vclass, []).append(node)
+        return sum(self.router.prepare(c, nodes, self.profile) for c, nodes in targets.items())
 
     @property
     def holds(self) -> Mapping[str, Assignment]:
@@ -321,6 +343,9 @@ class Dispatcher:
                 self.profile,
             )
             out[np.ix_(rows, columns)] = block
+            # Columns of destinations no open order has any more are dropped once they pile up.
+            keep = [*(targets[j] for j in columns), *self.chargers, *self.parking]
+            self.router.forget_columns(vclass, keep, self.profile, slack=COLUMN_SLACK)
         return out
 
     def _order_cost(self, travel: FloatArray, orders: Sequence[TransportOrder], at: float) -> FloatArray:

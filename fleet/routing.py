@@ -8,9 +8,10 @@ closed for everyone right now (an active zone closes every edge it crosses). Ent
 forbidden node is impossible; a vehicle already standing on one may still leave it.
 
 The dispatcher reads `cost` and `cost_matrix`: one Dijkstra per distinct source node (or per target on the
-reversed graph, when there are fewer targets), kept per class and cost profile. When closures, penalties
-or prohibitions change (`version` counts those changes) only the cached rows and columns whose shortest
-paths the changed edges touch are dropped (`_keep_unaffected`). scipy's csgraph runs the searches in one batch
+reversed graph, when there are fewer targets), kept per class and cost profile. `prepare` computes the
+columns of targets ahead (the dispatcher does it when an order arrives), so a decision needs searches only
+for what is new. When closures, penalties or prohibitions change (`version` counts those changes) only the
+cached rows and columns that the change makes wrong are dropped (`_keep_unaffected`, exact). scipy's csgraph runs the searches in one batch
 when it is installed; networkx does otherwise (`Router(plant, use_scipy=False)` forces it).
 Pure: no I/O, no clock.
 """
@@ -162,6 +163,7 @@ class _Edges:
     speed_limit: npt.NDArray[np.float64]  # inf where the edge has none
     by_zone: dict[str, list[int]]
     into: dict[str, list[int]]
+    out_of: dict[str, list[int]]
     csr_order: npt.NDArray[np.intp]  # edge positions sorted by (head, tail): the CSR layout, fixed per graph
 
     @classmethod
@@ -171,6 +173,7 @@ class _Edges:
         keys: list[Edge] = list(graph.edges)
         by_zone: dict[str, list[int]] = {}
         into: dict[str, list[int]] = {}
+        out_of: dict[str, list[int]] = {}
         lengths: list[float] = []
         limits: list[float] = []
         for i, (u, v) in enumerate(keys):
@@ -178,6 +181,7 @@ class _Edges:
             lengths.append(data["length"])
             limits.append(data["speed_limit"] or INF)
             into.setdefault(v, []).append(i)
+            out_of.setdefault(u, []).append(i)
             for zone in data["zones"]:
                 by_zone.setdefault(zone, []).append(i)
         heads = np.fromiter((index[u] for u, _ in keys), dtype=np.intp, count=len(keys))
@@ -193,6 +197,7 @@ class _Edges:
             np.array(limits, dtype=np.float64),
             by_zone,
             into,
+            out_of,
             np.lexsort((tails, heads)).astype(np.intp),
         )
 
@@ -200,7 +205,8 @@ class _Edges:
 @dataclass
 class _Table:
     """Edge costs of one class and profile at one version, and the costs from (rows) and to (columns)
-    the nodes asked about so far."""
+    the nodes asked about so far, as the searches found them: without the stop allowance (added on reading),
+    so that `_keep_unaffected` can compare them bit for bit."""
 
     version: int
     edges: _Edges
@@ -209,6 +215,7 @@ class _Table:
     rows: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     columns: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     _matrix: Any = None
+    _reversed: Any = None
     _graph: nx.DiGraph[str] | None = None
 
     @property
@@ -231,6 +238,12 @@ class _Table:
             self._matrix = _sparse.csr_array((data[usable], indices, indptr), shape=(size, size))
         return self._matrix
 
+    def reversed_matrix(self) -> Any:
+        """`matrix()` transposed (edges reversed), for searches towards a node; built once per table."""
+        if self._reversed is None:
+            self._reversed = self.matrix().T.tocsr()
+        return self._reversed
+
     def graph(self) -> nx.DiGraph[str]:
         """The usable edges as a networkx graph with their `cost`."""
         if self._graph is None:
@@ -239,34 +252,87 @@ class _Table:
 
 
 def _keep_unaffected(old: _Table, new: _Table) -> None:
-    """Carry over the cached rows and columns of `old` that the edge-cost changes to `new` leave exact.
+    """Carry over the cached rows and columns of `old` that are exact under the edge costs of `new`.
 
-    A row (costs from a source) stays exact when no edge that got dearer lies on one of its shortest paths
-    (d[u] + c_old(u, v) > d[v]) and no edge that got cheaper now makes a shorter path (d[u] + c_new >= d[v]).
-    Columns (costs to a target) are the same on the reversed graph. A closure therefore recomputes only the
-    sources whose routes used what closed, instead of every cached source.
+    A cached vector d (a row: costs from a source; a column: costs to a target, i.e. a search on the reversed
+    graph) stays exact, bit for bit, when it still solves the search's equations d[v] = min over the edges
+    (u, v) into v of d[u] + c(u, v) (float sums, as the search computes them) under the new costs:
+
+    * no edge that got cheaper gives a smaller sum than d[v] (a shortcut), and
+    * every node v that an edge which got dearer was tight for (d[u] + c_old = d[v]) still has an edge into
+      it whose new sum equals d[v] (another way, as good).
+
+    Those equations have one solution when every cost is positive, so the search on the new costs would give
+    d again. On a grid, closing a node therefore keeps nearly every column (its neighbours have other ways
+    to the target); a row loses the closed node itself, so it is dropped unless it never reached it.
     """
     changed = np.flatnonzero(old.costs != new.costs)
     if changed.size == 0:
         new.rows, new.columns = dict(old.rows), dict(old.columns)
         return
-    heads, tails = new.edges.heads[changed], new.edges.tails[changed]
-    before, after = old.costs[changed], new.costs[changed]
-    dearer, cheaper = after > before, after < before
-    tolerance = 1e-9
-    with np.errstate(invalid="ignore"):  # inf - inf where both ends are unreachable: not affected
-        for cache, into, out_of in (
-            (old.rows, new.rows, (heads, tails)),
-            (old.columns, new.columns, (tails, heads)),
-        ):
-            start, end = out_of
-            for node, values in cache.items():
-                d = values - old.allowance
-                d[old.index[node]] = 0.0
-                on_path = dearer & (d[start] + before <= d[end] + tolerance)
-                shortcut = cheaper & (d[start] + after < d[end] - tolerance)
-                if not (on_path.any() or shortcut.any()):
-                    into[node] = values
+    edges = new.edges
+    for cache, into, forward in ((old.rows, new.rows, True), (old.columns, new.columns, False)):
+        if not cache:
+            continue
+        # Search direction: an edge leads from `parent` to `child`; `ins[v]`: the edges into v that way.
+        parent, child = (edges.heads, edges.tails) if forward else (edges.tails, edges.heads)
+        ins = edges.into if forward else edges.out_of
+        keep = _exact_under(
+            cache,
+            changed,
+            parent=parent,
+            child=child,
+            ins=ins,
+            names=edges.nodes,
+            before=old.costs,
+            after=new.costs,
+        )
+        for node, kept in zip(list(cache), keep, strict=True):
+            if kept:
+                into[node] = cache[node]
+
+
+def _exact_under(
+    cache: dict[str, npt.NDArray[np.float64]],
+    changed: npt.NDArray[np.intp],
+    *,
+    parent: npt.NDArray[np.intp],
+    child: npt.NDArray[np.intp],
+    ins: dict[str, list[int]],
+    names: list[str],
+    before: npt.NDArray[np.float64],
+    after: npt.NDArray[np.float64],
+) -> npt.NDArray[np.bool_]:
+    """For each cached vector, whether it solves the search equations under `after` (see _keep_unaffected).
+    Vectorised over the vectors: only the few nodes the changed edges touch are gathered."""
+    dearer = changed[after[changed] > before[changed]]
+    cheaper = changed[after[changed] < before[changed]]
+    heads = np.unique(child[dearer])  # nodes that may have lost their only way
+    alternatives = [np.asarray(ins.get(names[v], ()), dtype=np.intp) for v in heads]
+    alt = np.concatenate([*alternatives, np.empty(0, dtype=np.intp)])
+    alt_head = np.repeat(np.arange(len(heads)), [len(a) for a in alternatives])
+    wanted = np.unique(np.concatenate([parent[changed], child[changed], parent[alt], heads]))
+    d = np.stack([values[wanted] for values in cache.values()])  # vectors x wanted nodes
+    at = {int(n): i for i, n in enumerate(wanted)}
+
+    def gather(nodes: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        return d[:, [at[int(n)] for n in nodes]]
+
+    with np.errstate(invalid="ignore"):
+        ok = np.ones(len(cache), dtype=bool)
+        if cheaper.size:
+            ok &= ~(gather(parent[cheaper]) + after[cheaper] < gather(child[cheaper])).any(axis=1)
+        if dearer.size:
+            d_child = gather(child[dearer])
+            tight = np.isfinite(d_child) & (gather(parent[dearer]) + before[dearer] <= d_child)
+            # Per vector and node: a tight dearer edge into it (lost), an edge into it as good now (still).
+            # Grouped by node with a product of 0/1 matrices (edges x nodes), not a loop over the nodes.
+            of_head = np.searchsorted(heads, child[dearer])
+            lost = tight.astype(np.float64) @ (of_head[:, None] == np.arange(len(heads))) > 0
+            way = gather(parent[alt]) + after[alt] == gather(heads)[:, alt_head]
+            still = way.astype(np.float64) @ (alt_head[:, None] == np.arange(len(heads))) > 0
+            ok &= ~(lost & ~still).any(axis=1)
+    return ok
 
 
 def _graph_of(edges: _Edges, costs: npt.NDArray[np.float64]) -> nx.DiGraph[str]:
@@ -483,7 +549,7 @@ class Router:
         index = table.index
         found: npt.NDArray[np.float64]
         if self._use_scipy:
-            matrix = table.matrix().T.tocsr() if reverse else table.matrix()
+            matrix = table.reversed_matrix() if reverse else table.matrix()
             raw = _csgraph.dijkstra(matrix, directed=True, indices=[index[n] for n in nodes])
             found = np.atleast_2d(np.asarray(raw, dtype=np.float64))
         else:
@@ -493,7 +559,6 @@ class Router:
                 lengths = nx.single_source_dijkstra_path_length(graph, node, weight="cost")
                 positions = np.fromiter((index[n] for n in lengths), dtype=np.intp, count=len(lengths))
                 found[i, positions] = np.fromiter(lengths.values(), dtype=np.float64, count=len(lengths))
-        found += table.allowance
         found[np.arange(len(nodes)), [index[n] for n in nodes]] = 0.0
         found.flags.writeable = False
         return found
@@ -513,6 +578,32 @@ class Router:
         if missing_rows:
             table.rows.update(zip(missing_rows, self._dijkstra(table, missing_rows, False), strict=True))
         return False
+
+    def prepare(self, vehicle_class: str, targets: Iterable[str], profile: CostProfile = FASTEST) -> int:
+        """Compute now the costs to `targets` (one search per target not cached yet, on the reversed graph),
+        so that later matrices towards them need no search. Returns how many searches ran. Nodes off the
+        class's network are skipped; unknown nodes raise `NoRoute`."""
+        table = self._table(vehicle_class, profile)
+        wanted = list(dict.fromkeys(targets))
+        self._check_known(vehicle_class, (), wanted)
+        missing = [t for t in wanted if t in table.index and t not in table.columns]
+        if missing:
+            table.columns.update(zip(missing, self._dijkstra(table, missing, True), strict=True))
+        return len(missing)
+
+    def forget_columns(
+        self, vehicle_class: str, keep: Iterable[str], profile: CostProfile = FASTEST, *, slack: int = 0
+    ) -> int:
+        """Drop the cached columns (costs to a node) of nodes not in `keep`, if there are more than
+        len(keep) + `slack` of them; returns how many were dropped. Keeps the cache from growing with every
+        node an order ever went to."""
+        table = self._table(vehicle_class, profile)
+        wanted = set(keep)
+        if len(table.columns) <= len(wanted) + slack:
+            return 0
+        before = len(table.columns)
+        table.columns = {node: values for node, values in table.columns.items() if node in wanted}
+        return before - len(table.columns)
 
     def _check_known(self, vehicle_class: str, sources: Iterable[str], targets: Iterable[str]) -> None:
         known = self._plant.node_points
@@ -537,11 +628,13 @@ class Router:
         self._check_known(vehicle_class, (source,), (target,))
         if source not in table.index or target not in table.index:
             return INF
+        if source == target:
+            return 0.0
         if target in table.columns:
-            return float(table.columns[target][table.index[source]])
+            return float(table.columns[target][table.index[source]] + table.allowance)
         if source not in table.rows:
             table.rows[source] = self._dijkstra(table, [source], False)[0]
-        return float(table.rows[source][table.index[target]])
+        return float(table.rows[source][table.index[target]] + table.allowance)
 
     def cost_matrix(
         self,
@@ -570,12 +663,15 @@ class Router:
         on_sources = [s for s in sources if s in index]
         on_targets = [t for t in targets if t in index]
         # Pick the wanted entries of each cached vector, rather than stacking whole vectors first.
+        at_sources = np.fromiter((index[s] for s in on_sources), dtype=np.intp, count=len(on_sources))
+        at_targets = np.fromiter((index[t] for t in on_targets), dtype=np.intp, count=len(on_targets))
         if by_columns:
-            at_sources = np.fromiter((index[s] for s in on_sources), dtype=np.intp, count=len(on_sources))
             block = np.stack([table.columns[t][at_sources] for t in on_targets], axis=1)
         else:
-            at_targets = np.fromiter((index[t] for t in on_targets), dtype=np.intp, count=len(on_targets))
             block = np.stack([table.rows[s][at_targets] for s in on_sources])
+        if table.allowance:
+            block += table.allowance
+            block[at_sources[:, None] == at_targets[None, :]] = 0.0  # no stop to start from
         result[np.ix_(rows, columns)] = block
         return result
 

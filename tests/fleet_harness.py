@@ -2,12 +2,16 @@
 
 It hands SendRoute/Cancel effects to a `FakeFleet`, steps every fake one node per tick (never past what it
 was released), completes operations at the end of routes (a charge when the fake is full), and feeds the
-drained events back into `handle`. After every handled message traffic control must be safe, and after every SendRoute what the
+drained events back into `handle`. With a `Timing`, fakes take a random 1 to `max_edge_ticks` ticks per edge
+(each vehicle its own pace, drawn per edge from a seeded generator), and report a MOVE or PARK done in the
+same tick they arrive, as the VDA 5050 adapter does (Progress, Arrived and OperationDone reach the core
+together, with no Tick in between). After every handled message traffic control must be safe, and after every SendRoute what the
 vehicle may drive must be exactly what traffic control released to it.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from fleet.core import Effect, FleetCore, Message, Tick, order_states
@@ -16,6 +20,32 @@ from fleet.domain.vehicles import VehicleState
 from fleet.fake_vehicle import FakeFleet, FakeVehicle
 from fleet.ports import Cancel, SendRoute
 from layout import Plant
+
+_NOTHING_TO_DO = (Operation.MOVE, Operation.PARK)
+
+
+@dataclass
+class Timing:
+    """Uneven vehicle timing: every edge takes a random 1 to `max_edge_ticks` ticks; MOVE and PARK operations
+    are done at once on arrival (in the same tick)."""
+
+    seed: int
+    max_edge_ticks: int = 3
+    rng: random.Random = field(init=False)
+    on_edge: dict[str, int] = field(default_factory=dict)  # vehicle -> ticks left on the edge it drives
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def ready(self, vehicle: str) -> bool:
+        """One tick more on the next edge; True when the vehicle reaches its end in this tick."""
+        left = self.on_edge.pop(vehicle, None)
+        if left is None:
+            left = self.rng.randint(1, self.max_edge_ticks)
+        if left > 1:
+            self.on_edge[vehicle] = left - 1
+            return False
+        return True
 
 
 @dataclass
@@ -26,6 +56,7 @@ class Loop:
     effects: list[Effect] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)  # every message handled, in order
     handled: int = 0
+    timing: Timing | None = None  # None: one node per tick, operations done at the tick after arrival
 
     @classmethod
     def on(cls, plant: Plant, *, charge_kw: float | None = None, step_kwh: float = 0.0) -> Loop:
@@ -57,7 +88,9 @@ class Loop:
                 self.feed(event)
 
     def move(self) -> None:
-        """Every fake moves one node if released, or completes the operation at the end of its route."""
+        """Every fake moves one node if released (with a `Timing`: when it reaches the end of the edge), or
+        completes the operation at the end of its route."""
+        timing = self.timing
         for fake in self.fleet.vehicles.values():
             route = fake.route
             if route is None or fake.state in (VehicleState.ERROR, VehicleState.UNAVAILABLE):
@@ -68,7 +101,11 @@ class Loop:
             elif fake.arrived:
                 fake.complete_operation(self.t)
             elif fake.state is VehicleState.MOVING and fake.index + 1 < route.released:
+                if timing is not None and not timing.ready(fake.id):
+                    continue
                 fake.step(self.t)
+                if timing is not None and fake.arrived and route.operation in _NOTHING_TO_DO:
+                    fake.complete_operation(self.t)
 
     def tick(self) -> None:
         self.t += 1.0

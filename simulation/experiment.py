@@ -147,7 +147,9 @@ def run_experiment(
     kpis: dict[str, Kpi] = {}
     for name in names:
         mean, low, high = confidence_interval([r[name] for r in per_replication])
-        kpis[name] = Kpi(mean, low, high, KPI_UNITS[name])
+        # Every KPI is a count, time, rate or fraction: a t interval reaching below zero (few replications,
+        # wide spread) is cut at zero rather than reported as a negative time.
+        kpis[name] = Kpi(mean, max(low, 0.0), high, KPI_UNITS[name])
     little = {
         k: float(np.mean([d["littles_law"][k] for d in data]))
         for k in ("L", "lambda_per_s", "W_s", "lambda_W")

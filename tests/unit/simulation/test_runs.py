@@ -49,7 +49,7 @@ def test_littles_law_holds_within_2_percent_in_every_replication(day: Experiment
 
 def test_kpis_have_intervals_around_their_means(day: ExperimentResult) -> None:
     for name, kpi in day.kpis.items():
-        assert kpi.ci95_low <= kpi.mean <= kpi.ci95_high, name
+        assert 0 <= kpi.ci95_low <= kpi.mean <= kpi.ci95_high, name
     kpis = day.kpis
     assert 0 < kpis["vehicle_utilisation"].mean < 1
     assert 0 < kpis["crane_utilisation"].mean < 1

@@ -37,7 +37,7 @@ ENTRY_POINT_GROUP = "coilyard.vehicle_adapters"
 BUILTIN: Mapping[str, str] = {
     "vda5050": "adapters.vda5050.port:Vda5050Port",
     "can": "adapters.can.port:CanGatewayPort",
-    "sim": "simulation.vehicles:SimVehiclePort",
+    "sim": "simulation.live_port:SimVehiclePort",
 }
 
 

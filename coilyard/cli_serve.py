@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
+import logging
 import sys
 import time
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,7 +17,12 @@ from rich.console import Console
 from coilyard.settings import Settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from coilyard.api.security import UserStore
+    from coilyard.live import LiveFleet
+
+log = logging.getLogger("coilyard.serve")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -28,20 +37,96 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: COILYARD_API_PORT).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Run the HTTP service: REST, OpenAPI at /docs, live events at /api/events, /metrics, /health, /ready."""
-    import uvicorn
+    """Run the HTTP service: REST, OpenAPI at /docs, live events at /api/events, /metrics, /health, /ready.
 
-    from coilyard.api import create_app
+    Vehicles: COILYARD_VEHICLES=none (default: orders are booked, nothing drives), sim, vda5050 or can.
+    """
+    import uvicorn
+    from pydantic import ValidationError
+
+    from adapters.errors import AdapterError
+    from layout import LayoutInvalid
 
     # The WMS writer thread does short database round trips and needs the GIL back after each one; a
     # switch interval shorter than the default 5 ms keeps the event loop from holding it that long.
     sys.setswitchinterval(0.0005)
-    settings = Settings()
-    app = create_app(settings)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            name = "COILYARD_" + "_".join(str(part) for part in problem["loc"]).upper()
+            err.print(f"[red]✗[/] {name}: {problem['msg']} (got {problem.get('input')!r})")
+        raise typer.Exit(code=2) from None
+    try:
+        app = build_app(settings)
+    except (AdapterError, LayoutInvalid) as error:
+        err.print(f"[red]✗[/] {error}")
+        raise typer.Exit(code=2) from None
     uvicorn.run(
         app, host=host or settings.api_host, port=port or settings.api_port, log_level=log_level,
         access_log=False, timeout_graceful_shutdown=5,
     )  # fmt: skip
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The service of `coilyard serve`: with COILYARD_VEHICLES other than `none`, the live fleet shell drives
+    the configured vehicle port for the life of the app (its lifespan runs `LiveFleet.run` and closes the port)
+    and what vehicles report and every order change reach the live events (/api/events)."""
+    from coilyard import bootstrap
+    from coilyard.api import create_app
+    from coilyard.api.fleet import LiveFleetControl
+    from layout import load_plant
+
+    plant = load_plant(settings.layout)
+    port = bootstrap.connect_vehicles(settings, plant)
+    if port is None:
+        return create_app(settings, plant=plant)
+    try:
+        live = bootstrap.live_fleet(plant, port)
+        control = LiveFleetControl(live)
+        app = create_app(settings, plant=plant, fleet_control=control)
+    except BaseException:
+        port.close()
+        raise
+    hub = app.state.services.hub
+    control.hub = hub
+    live.port = bootstrap.LiveEventsPort(port, plant, hub.publish)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
+        try:
+            async with inner(application) as state:
+                runner = asyncio.create_task(live.run(), name="coilyard-live-fleet")
+                runner.add_done_callback(_report_crash)
+                forwarder = asyncio.create_task(_forward_order_changes(live, hub.publish))
+                try:
+                    yield state
+                finally:
+                    live.stop()
+                    forwarder.cancel()
+                    with contextlib.suppress(BaseException):
+                        await asyncio.gather(runner, forwarder)
+        finally:
+            await asyncio.to_thread(port.close)
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the live fleet stopped: %s", task.exception(), exc_info=task.exception())
+
+
+async def _forward_order_changes(live: LiveFleet, publish: Callable[[dict[str, Any]], None]) -> None:
+    """Every order transition of the live shell as a `fleet` live event (as the book-only fleet publishes)."""
+    changes = live.subscribe()
+    while True:
+        t = await changes.get()
+        publish({
+            "type": "fleet", "order": t.order, "state": str(t.to_state), "vehicle": t.vehicle, "at": time.time(),
+        })  # fmt: skip
 
 
 def _store(settings: Settings) -> UserStore:

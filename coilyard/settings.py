@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,4 +44,25 @@ class Settings(BaseSettings):
         False,
         description="PostgreSQL: the service's writer takes the ledger's advisory lock per burst of batches. Worth it "
         "when several processes write one database often; without it they race and the loser re-applies.",
+    )
+
+    # --- the vehicles `coilyard serve` drives (docs/api.md, "Vehicles") ---
+    vehicles: Literal["none", "sim", "vda5050", "can"] = Field(
+        "none",
+        description="Vehicle port of the live fleet: none (orders booked, nothing drives), sim (the twin's "
+        "simulated vehicles in real time), vda5050 (MQTT at COILYARD_MQTT_URL) or can (CAN gateways).",
+    )
+    sim_speed_up: float = Field(
+        1.0, gt=0, le=10_000, description="sim: simulated vehicles drive and work this much faster."
+    )
+    sim_seed: int = Field(0, ge=0, description="sim: seed of the simulated handling times.")
+    vda5050_interface_name: str = Field("uagv", min_length=1, description="vda5050: first topic level.")
+    vda5050_manufacturer: str = Field(
+        "coilyard", min_length=1, description="vda5050: manufacturer topic level."
+    )
+    can_interface: str = Field("socketcan", min_length=1, description="can: python-can interface name.")
+    can_channel: str = Field("can0", min_length=1, description="can: the bus channel (e.g. can0).")
+    can_vehicles: dict[str, int] = Field(
+        default_factory=dict,
+        description='can: CAN node id of each vehicle gateway, JSON, e.g. {"AGV-01": 1, "AGV-02": 2}.',
     )

@@ -62,7 +62,7 @@ def test_the_builtin_kinds_are_registered_by_module_path() -> None:
     kinds = adapter_kinds()
     assert kinds["vda5050"] == "adapters.vda5050.port:Vda5050Port"
     assert kinds["can"] == "adapters.can.port:CanGatewayPort"
-    assert kinds["sim"] == "simulation.vehicles:SimVehiclePort"
+    assert kinds["sim"] == "simulation.live_port:SimVehiclePort"
 
 
 def test_the_vda5050_kind_loads_its_port() -> None:

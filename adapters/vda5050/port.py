@@ -48,7 +48,7 @@ from layout import Plant
 
 log = logging.getLogger("adapters.vda5050")
 
-INBOUND = ("state", "connection")
+INBOUND = ("state", "connection", "visualization", "factsheet")
 
 
 def broker_address(url: str) -> tuple[str, int]:
@@ -99,6 +99,10 @@ class Vda5050Port:
             )
         self.headers: dict[str, HeaderIds] = {v: HeaderIds() for v in names}
         self.stats: Counter[str] = Counter()
+        # Read-only views for people: the latest `visualization` position and `factsheet` of each vehicle. The
+        # fleet core takes positions from `state` only (nodes and sequence ids), so these never make events.
+        self.positions: dict[str, Message] = {}
+        self.factsheets: dict[str, Message] = {}
         self.outbox: list[tuple[str, Message]] = []  # what was published while not connected (unit tests)
         self._inbox: deque[tuple[str, bytes]] = deque()
         self._events: list[VehicleEvent] = [
@@ -226,6 +230,13 @@ class Vda5050Port:
             self.stats[f"received {name}"] += 1
             if name == "state":
                 return link.on_state(message, at)
+            if name == "visualization":
+                if "agvPosition" in message:
+                    self.positions[vehicle] = message["agvPosition"]
+                return []
+            if name == "factsheet":
+                self.factsheets[vehicle] = message
+                return []
             return link.on_connection(message, at)
         except InvalidMessage as error:
             self.stats["rejected"] += 1

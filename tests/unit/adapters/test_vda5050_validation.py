@@ -87,7 +87,7 @@ def test_with_validation_off_unusable_content_is_still_rejected_not_raised(
 def test_messages_of_unknown_vehicles_and_topics_are_ignored() -> None:
     port = online_port()
     assert port.process("uagv/v2/coilyard/AGV-77/state", encode(state(serialNumber="AGV-77")), 1.0) == []
-    assert port.process("uagv/v2/coilyard/AGV-01/factsheet", b"{}", 1.0) == []
+    assert port.process("uagv/v2/coilyard/AGV-01/order", b"{}", 1.0) == []  # our own outbound topic
     assert port.stats["ignored"] == 2
     assert port.stats["rejected"] == 0
 
@@ -129,3 +129,19 @@ def test_commands_the_port_cannot_carry_are_refused_by_name() -> None:
         port.send(Pause(vehicle="AGV-99"))
     with pytest.raises(CommandRejected, match="SendCraneMove is not a VDA 5050 command"):
         port.send(SendCraneMove(vehicle="AGV-01", order="J1", along=3.0, across=1.0))
+
+
+def test_visualization_and_factsheet_are_kept_for_views_and_make_no_fleet_event() -> None:
+    port = online_port()
+    position = {"x": 12.5, "y": 3.0, "theta": 0.0, "mapId": "tiny", "positionInitialized": True}
+    visualization = {**header(2, "coilyard", "AGV-01"), "agvPosition": position}
+    events = port.process("uagv/v2/coilyard/AGV-01/visualization", encode(visualization), 1.0)
+    assert events == []
+    assert port.positions["AGV-01"] == position
+    broken = {**header(3, "coilyard", "AGV-01"), "agvPosition": {"x": "east"}}
+    assert port.process("uagv/v2/coilyard/AGV-01/visualization", encode(broken), 2.0) == []
+    assert port.positions["AGV-01"] == position  # a rejected message changes nothing
+    assert port.stats["rejected"] == 1
+    assert port.process("uagv/v2/coilyard/AGV-01/factsheet", b'{"headerId": 1', 3.0) == []
+    assert "AGV-01" not in port.factsheets
+    assert port.stats["rejected"] == 2

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from adapters.sql import create_engine_for, migrate
-from coilyard.api import auth, errors, fleet, layout, ops, simulation, wms
+from coilyard.api import auth, errors, fleet, layout, ops, simulation, terminal, wms
 from coilyard.api.audit import AuditLog
 from coilyard.api.deps import Services
 from coilyard.api.events import EventHub, RedisRelay
@@ -95,6 +95,7 @@ def create_app(
         # The routes themselves, not an included router: this FastAPI matches included routers lazily,
         # which cost ~0.3 ms per request (measured); the routers carry their prefixes and responses.
         app.router.routes.extend(area.router.routes)
+    terminal.install(app)  # handheld and live-view pages, alerts, labels (coilyard/api/terminal.py)
     app.add_middleware(ObserveRequests, metrics=metrics, audit=audit_log)
     app.state.created_at = time.time()
     return app

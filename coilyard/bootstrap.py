@@ -4,13 +4,14 @@ infrastructure is created.
 `COILYARD_VEHICLES` picks the vehicle port of `coilyard serve` (docs/api.md, "Vehicles"): `none` (no port:
 the fleet books orders on paper), `sim`, `vda5050` or `can`, each built through
 `adapters.registry.connect_vehicle` from the matching settings. `LiveEventsPort` wraps the port so that what
-the vehicles report also reaches the live-event hub (`/api/events`) as `vehicle` and `crane` events.
+the vehicles report also reaches the live-event hub (`/api/events`) as `vehicle` and `crane` events: onto the
+Redis fleet stream when the hub is on the bus (COILYARD_EVENTS_REDIS), else straight to the hub.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from adapters.errors import AdapterConfigError, AdapterError
@@ -33,6 +34,8 @@ from layout import Plant, load_plant
 from wms.service_layer.messagebus import MessageBus
 
 Publish = Callable[[dict[str, Any]], None]
+# `EventHub.publish_fleet`: False (nothing done) when the hub is not on the bus
+PublishFleet = Callable[[Sequence[VehicleEvent]], bool]
 
 
 class SystemClock:
@@ -130,18 +133,24 @@ def live_event(event: VehicleEvent, plant: Plant) -> dict[str, Any] | None:
 
 
 class LiveEventsPort:
-    """A vehicle port that passes everything through and publishes what vehicles report (`live_event`)."""
+    """A vehicle port that passes everything through and publishes what vehicles report: as typed events
+    through `publish_fleet` when it takes them (the bus), else rendered (`live_event`) through `publish`."""
 
-    def __init__(self, port: ConnectedPort, plant: Plant, publish: Publish) -> None:
+    def __init__(
+        self, port: ConnectedPort, plant: Plant, publish: Publish, publish_fleet: PublishFleet | None = None
+    ) -> None:
         self.port = port
         self.plant = plant
         self.publish = publish
+        self.publish_fleet = publish_fleet
 
     def send(self, command: VehicleCommand) -> None:
         self.port.send(command)
 
     def drain(self) -> list[VehicleEvent]:
         events = self.port.drain()
+        if events and self.publish_fleet is not None and self.publish_fleet(events):
+            return events  # queued for the bus: this call does not wait on Redis
         for event in events:
             shown = live_event(event, self.plant)
             if shown is not None:

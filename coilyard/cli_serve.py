@@ -8,7 +8,7 @@ import getpass
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,6 +19,7 @@ from coilyard.settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from coilyard.api.events import EventHub
     from coilyard.api.security import UserStore
     from coilyard.live import LiveFleet
 
@@ -90,7 +91,7 @@ def build_app(settings: Settings) -> FastAPI:
         raise
     hub = app.state.services.hub
     control.hub = hub
-    live.port = bootstrap.LiveEventsPort(port, plant, hub.publish)
+    live.port = bootstrap.LiveEventsPort(port, plant, hub.publish, hub.publish_fleet)
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
@@ -99,7 +100,7 @@ def build_app(settings: Settings) -> FastAPI:
             async with inner(application) as state:
                 runner = asyncio.create_task(live.run(), name="coilyard-live-fleet")
                 runner.add_done_callback(_report_crash)
-                forwarder = asyncio.create_task(_forward_order_changes(live, hub.publish))
+                forwarder = asyncio.create_task(_forward_order_changes(live, hub))
                 try:
                     yield state
                 finally:
@@ -119,12 +120,15 @@ def _report_crash(task: asyncio.Task[None]) -> None:
         log.error("the live fleet stopped: %s", task.exception(), exc_info=task.exception())
 
 
-async def _forward_order_changes(live: LiveFleet, publish: Callable[[dict[str, Any]], None]) -> None:
-    """Every order transition of the live shell as a `fleet` live event (as the book-only fleet publishes)."""
+async def _forward_order_changes(live: LiveFleet, hub: EventHub) -> None:
+    """Every order transition of the live shell: onto the fleet stream when the hub is on the Redis bus, else
+    as a `fleet` live event (as the book-only fleet publishes)."""
     changes = live.subscribe()
     while True:
         t = await changes.get()
-        publish({
+        if hub.publish_fleet([t]):
+            continue
+        hub.publish({
             "type": "fleet", "order": t.order, "state": str(t.to_state), "vehicle": t.vehicle, "at": time.time(),
         })  # fmt: skip
 

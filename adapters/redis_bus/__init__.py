@@ -3,6 +3,7 @@
 from adapters.redis_bus.bus import Backoff, BusMessage, BusUnavailable, RedisEventBus, StreamConsumer
 from adapters.redis_bus.cache import VehicleSnapshot, VehicleStateCache
 from adapters.redis_bus.codec import decode_entry, encode_entry
+from adapters.redis_bus.outbox import Outbox
 from adapters.redis_bus.publishers import (
     STREAM_FLEET,
     STREAM_WMS,
@@ -11,6 +12,7 @@ from adapters.redis_bus.publishers import (
     InProcessEventBus,
     LedgerPublisher,
 )
+from adapters.redis_bus.tail import StreamTail
 
 __all__ = [
     "STREAM_FLEET",
@@ -22,8 +24,10 @@ __all__ = [
     "FleetPublisher",
     "InProcessEventBus",
     "LedgerPublisher",
+    "Outbox",
     "RedisEventBus",
     "StreamConsumer",
+    "StreamTail",
     "VehicleSnapshot",
     "VehicleStateCache",
     "decode_entry",

@@ -69,6 +69,10 @@ class LedgerPublisher:
     stream: str = STREAM_WMS
 
     def publish(self, entries: list[LedgerEntry]) -> None:
+        many = getattr(self.bus, "publish_many", None)  # RedisEventBus: the batch in one round trip
+        if many is not None:
+            many(self.stream, [(entry.event, entry.seq) for entry in entries])
+            return
         for entry in entries:
             self.bus.publish(self.stream, entry.event, seq=entry.seq)
 
@@ -83,5 +87,9 @@ class FleetPublisher:
     stream: str = STREAM_FLEET
 
     def publish(self, events: Iterable[FleetEvent]) -> None:
+        many = getattr(self.bus, "publish_many", None)  # RedisEventBus: the batch in one round trip
+        if many is not None:
+            many(self.stream, [(event, None) for event in events])
+            return
         for event in events:
             self.bus.publish(self.stream, event)

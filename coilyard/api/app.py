@@ -1,8 +1,9 @@
 """`create_app(settings)`: the FastAPI service. Infrastructure is built here; routes only parse and delegate.
 
 Lifespan: migrate the database, start the WMS writer thread, bind the live-event hub to the loop (and to
-Redis when `events_redis`), start the audit flusher, create the bootstrap admin if asked. ASGI test clients
-that do not run lifespans enter `app.router.lifespan_context(app)` themselves (tests/api_client.py).
+the Redis Streams bus when `events_redis`: `app.state.event_bus`), start the audit flusher, create the
+bootstrap admin if asked. ASGI test clients that do not run lifespans enter
+`app.router.lifespan_context(app)` themselves (tests/api_client.py).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from adapters.sql import create_engine_for, migrate
-from coilyard.api import auth, errors, fleet, layout, ops, simulation, terminal, wms
+from coilyard.api import auth, errors, fleet, layout, live_vehicles, ops, simulation, terminal, wms
 from coilyard.api.audit import AuditLog
 from coilyard.api.deps import Services
-from coilyard.api.events import EventHub, RedisRelay
+from coilyard.api.events import BusRelay, EventHub
 from coilyard.api.fleet import BookOnlyFleet, FleetControl
 from coilyard.api.metrics import Metrics, ObserveRequests
 from coilyard.api.security import Role, UserStore
@@ -48,6 +49,7 @@ def create_app(
     # process's; without pre-ping a batch costs fewer round trips (after a database restart one batch fails).
     writer_engine = create_engine_for(settings.database_url, pool_pre_ping=False)
     hub = EventHub()
+    relay = BusRelay(settings.redis_url, plant) if settings.events_redis else None  # no I/O before start
     metrics = Metrics()
     writer = CommandWriter(
         writer_engine, plant, batch=settings.write_batch, take_turns=settings.write_lock,
@@ -68,10 +70,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(migrate, engine)
         hub.bind(asyncio.get_running_loop())
-        relay: RedisRelay | None = None
-        if settings.events_redis:
-            relay = RedisRelay(settings.redis_url, hub)
-            await relay.start()
+        if relay is not None:
+            await relay.start(hub)
         writer.start()
         await audit_log.start()
         if settings.admin_password and not await asyncio.to_thread(services.users.has_user, "admin"):
@@ -90,8 +90,9 @@ def create_app(
 
     app = FastAPI(title="coilyard", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = services
+    app.state.event_bus = relay
     errors.install(app)
-    for area in (auth, wms, fleet, layout, simulation, ops):
+    for area in (auth, wms, fleet, live_vehicles, layout, simulation, ops):
         # The routes themselves, not an included router: this FastAPI matches included routers lazily,
         # which cost ~0.3 ms per request (measured); the routers carry their prefixes and responses.
         app.router.routes.extend(area.router.routes)

@@ -1,37 +1,68 @@
-"""Live updates: an in-process hub that fans events out to SSE subscribers, optionally through Redis.
+"""Live updates: an in-process hub that fans events out to SSE subscribers, optionally fed by the Redis bus.
 
 Every event is a small JSON object with a ``type`` (``ledger`` for a committed WMS entry, ``fleet`` for an
-order or vehicle change, ``simulation`` for a run's progress). Without Redis the hub delivers what this
-process publishes; with `RedisRelay` every process publishes to one Redis channel and every hub delivers
-what it reads from there, so clients of any replica see every change.
+order change, ``vehicle``/``crane`` for what vehicles report, ``simulation`` for a run's progress...).
 
-Seams for the live view: `EventHub.subscribe()` yields events as dicts; `EventHub.publish(event)` may be
-called from any thread.
+Without Redis the hub delivers what this process publishes. With `BusRelay` (COILYARD_EVENTS_REDIS) the
+typed events go onto the event bus of `adapters.redis_bus` (docs/event-bus.md, "The API on the bus"):
+committed ledger entries through `LedgerPublisher` to the WMS stream, order changes and vehicle reports
+through `FleetPublisher` to the fleet stream (vehicle reports also update `VehicleStateCache`). A reader
+thread in every process follows both streams with plain XREAD and hands what it reads to its hub, so
+clients of any replica see every change. Events that are not domain events (simulation runs, alerts,
+reports posted to the terminal routes) stay with the process that made them.
+
+Seams for the live view: `EventHub.subscription()` yields a queue of events as dicts; `EventHub.publish(event)`
+may be called from any thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
-import json
+import dataclasses
 import logging
-from collections.abc import AsyncIterator
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import redis
+
+from adapters.redis_bus import (
+    BusMessage,
+    BusUnavailable,
+    FleetPublisher,
+    LedgerPublisher,
+    Outbox,
+    RedisEventBus,
+    StreamTail,
+    VehicleStateCache,
+)
+from adapters.redis_bus.codec import FleetEvent
 from adapters.sql import codec
+from coilyard.bootstrap import live_event
+from fleet.domain.orders import OrderTransition
+from layout import Plant
+from wms.domain.events import Event as WmsEvent
 from wms.domain.events import LedgerEntry
 
 log = logging.getLogger(__name__)
-CHANNEL = "coilyard:events"
 QUEUE_LIMIT = 1000  # a subscriber that falls this far behind loses the oldest events (and is told so)
+SEEN_SEQS = 4096  # ledger seqs remembered to drop an entry the bus delivered twice
+CACHE_TTL_S = 120.0  # a vehicle silent this long drops out of /api/vehicles/live
 
 
 def ledger_event(entry: LedgerEntry) -> dict[str, Any]:
-    event = entry.event
+    return wms_event(entry.event, entry.seq)
+
+
+def wms_event(event: WmsEvent, seq: int | None) -> dict[str, Any]:
     unit, source, target = codec.event_refs(event)
     return {
         "type": "ledger",
-        "seq": entry.seq,
+        "seq": seq,
         "kind": type(event).__name__,
         "unit": unit,
         "source": source,
@@ -41,33 +72,52 @@ def ledger_event(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
+def order_event(transition: OrderTransition) -> dict[str, Any]:
+    t = transition
+    return {"type": "fleet", "order": t.order, "state": str(t.to_state), "vehicle": t.vehicle, "at": t.at}
+
+
 class EventHub:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
-        self.relay: RedisRelay | None = None
+        self.relay: BusRelay | None = None  # set while the bus relay runs
         self.published = 0
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
     def publish(self, event: dict[str, Any]) -> None:
-        """Publish from any thread: through Redis when relayed, else straight to this process's subscribers."""
+        """Publish from any thread to this process's subscribers (events that are not domain events)."""
         self.published += 1
-        if self.relay is not None:
-            self.relay.send(event)
-        else:
-            self.deliver(event)
+        self.deliver(event)
 
     def publish_entries(self, entries: list[LedgerEntry]) -> None:
+        """Committed ledger entries (the WMS writer's `on_commit`, on its thread): onto the bus when relayed."""
+        relay = self.relay
+        if relay is not None:
+            self.published += len(entries)
+            relay.send_entries(entries)
+            return
         for entry in entries:
             self.publish(ledger_event(entry))
+
+    def publish_fleet(self, events: Sequence[FleetEvent]) -> bool:
+        """Order transitions and vehicle events onto the bus; False (nothing done) when there is no bus, and
+        the caller publishes its own rendering of them instead."""
+        relay = self.relay
+        if relay is None:
+            return False
+        self.published += len(events)
+        relay.send_fleet(events)
+        return True
 
     def deliver(self, event: dict[str, Any]) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(self._fan_out, event)
+        with contextlib.suppress(RuntimeError):  # the loop closed in between: nobody is listening
+            loop.call_soon_threadsafe(self._fan_out, event)
 
     def _fan_out(self, event: dict[str, Any]) -> None:
         for q in list(self._subscribers):
@@ -92,51 +142,120 @@ class EventHub:
         return len(self._subscribers)
 
 
-class RedisRelay:
-    """Publish to and read from one Redis pub/sub channel (redis.asyncio), feeding `hub.deliver`."""
+class BusRelay:
+    """The hub on the Redis Streams bus: publishes go through an `Outbox` thread, a `StreamTail` thread
+    reads both streams and hands each entry, rendered as a live event, to the hub's loop.
 
-    def __init__(self, url: str, hub: EventHub) -> None:
-        import redis.asyncio as aioredis  # noqa: PLC0415  (only with events_redis)
+    Nothing here touches Redis before `start`, so `namespace` (stream and cache key prefix, default
+    ``coilyard``: streams ``coilyard:wms`` and ``coilyard:fleet``) may be changed until then.
+    """
 
+    def __init__(
+        self, url: str, plant: Plant, *, namespace: str = "coilyard", cache_ttl_s: float = CACHE_TTL_S
+    ) -> None:
+        self.url = url
+        self.plant = plant
+        self.namespace = namespace
+        self.cache_ttl_s = cache_ttl_s
+        self.bus = RedisEventBus(url, client_name=f"coilyard-api-{os.getpid()}")
+        self.outbox = Outbox("coilyard-bus-publisher")
+        self.hub: EventHub | None = None
+        self._stop = threading.Event()
+        self._reader: threading.Thread | None = None
+        self._seen: collections.deque[int] = collections.deque(maxlen=SEEN_SEQS)
+        self._seen_set: set[int] = set()
+        self._publishers()
+
+    def _publishers(self) -> None:
+        self._ledger = LedgerPublisher(self.bus, self.wms_stream)
+        self._fleet = FleetPublisher(self.bus, self.fleet_stream)
+        self._cache = self.cache
+
+    @property
+    def wms_stream(self) -> str:
+        return f"{self.namespace}:wms"
+
+    @property
+    def fleet_stream(self) -> str:
+        return f"{self.namespace}:fleet"
+
+    @property
+    def cache(self) -> VehicleStateCache:
+        return VehicleStateCache(self.bus.client, prefix=f"{self.namespace}:vehicle:", ttl_s=self.cache_ttl_s)
+
+    # ----------------------------------------------------------------------------------------- lifecycle
+
+    async def start(self, hub: EventHub) -> None:
+        """Check Redis, take the streams' current ends, start the threads, then route the hub through us."""
+        tail = StreamTail(self.bus, (self.wms_stream, self.fleet_stream), self._on_message)
+        await asyncio.to_thread(self._connect, tail)
         self.hub = hub
-        self.client = aioredis.from_url(url)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._stop.clear()
+        self.outbox.start()
+        self._reader = threading.Thread(
+            target=tail.run, args=(self._stop,), name="coilyard-bus-reader", daemon=True
+        )
+        self._reader.start()
+        hub.relay = self
 
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        await self.client.ping()
-        self._task = asyncio.create_task(self._listen())
-        self.hub.relay = self
-
-    def send(self, event: dict[str, Any]) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        text = json.dumps(event, default=str)
-        loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._send(text)))
-
-    async def _send(self, text: str) -> None:
+    def _connect(self, tail: StreamTail) -> None:
         try:
-            await self.client.publish(CHANNEL, text)
-        except Exception:  # Redis gone for a moment: live views miss an event, the ledger has it
-            log.warning("could not publish a live event to Redis", exc_info=True)
-
-    async def _listen(self) -> None:
-        pubsub = self.client.pubsub()
-        await pubsub.subscribe(CHANNEL)
-        try:
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
-                    with contextlib.suppress(ValueError):
-                        self.hub.deliver(json.loads(message["data"]))
-        finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            self.bus.client.ping()  # fail the start plainly when Redis is not there at all
+        except redis.RedisError as error:
+            raise BusUnavailable(
+                f"COILYARD_EVENTS_REDIS is set but Redis at {self.url} does not answer: {error}"
+            ) from None
+        tail.start_at_end()
+        self._publishers()  # on the namespace as it is now
 
     async def stop(self) -> None:
-        self.hub.relay = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        await self.client.aclose()
+        if self.hub is not None and self.hub.relay is self:
+            self.hub.relay = None
+        self._stop.set()
+        await asyncio.to_thread(self.outbox.close)
+        if self._reader is not None:
+            await asyncio.to_thread(self._reader.join, 5.0)
+        self.bus.close()
+
+    # ------------------------------------------------------------------------------------------- publish
+
+    def send_entries(self, entries: Sequence[LedgerEntry]) -> None:
+        batch = list(entries)
+        if batch:
+            self.outbox.submit(lambda: self._ledger.publish(batch))
+
+    def send_fleet(self, events: Sequence[FleetEvent]) -> None:
+        batch = list(events)
+        if batch:
+            self.outbox.submit(lambda: self._publish_fleet(batch))
+
+    def _publish_fleet(self, events: list[FleetEvent]) -> None:
+        self._fleet.publish(events)
+        now = time.time()  # the cache, as the views, on the wall clock (a port may report on its own clock)
+        for event in events:  # the process that sees the reports keeps the cache; every process reads it
+            if not isinstance(event, OrderTransition):
+                self._cache.apply(dataclasses.replace(event, at=now))
+
+    # ---------------------------------------------------------------------------------------------- read
+
+    def _on_message(self, message: BusMessage) -> None:
+        """On the reader thread: render the entry as a live event and hand it to the hub's loop."""
+        shown = self.render(message)
+        if shown is not None and self.hub is not None:
+            self.hub.deliver(shown)
+
+    def render(self, message: BusMessage) -> dict[str, Any] | None:
+        event = message.event
+        if isinstance(event, WmsEvent):
+            if message.seq is not None:
+                if message.seq in self._seen_set:
+                    return None  # a publish retried after a lost reply appended it twice
+                if len(self._seen) == self._seen.maxlen:
+                    self._seen_set.discard(self._seen[0])
+                self._seen.append(message.seq)
+                self._seen_set.add(message.seq)
+            return wms_event(event, message.seq)
+        if isinstance(event, OrderTransition):
+            return order_event(event)
+        shown = live_event(event, self.plant)
+        return None if shown is None else {**shown, "at": time.time()}  # as `LiveEventsPort` stamps it

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from adapters.sql.auth_tables import audit
 from coilyard.api import create_app
+from coilyard.api.events import BusRelay
 from coilyard.api.security import Role
 from tests.api_harness import Api, receive, settings_for, sign_in_every_role
 
@@ -100,13 +103,28 @@ def test_audit_records_the_acting_user(api: Api) -> None:
 
 
 def test_live_events_go_through_redis_when_configured(tmp_path: Path) -> None:
-    """With COILYARD_EVENTS_REDIS the event reaches the stream via the Redis channel (needs Redis :6379)."""
+    """With COILYARD_EVENTS_REDIS the committed entry goes onto the WMS stream and reaches the SSE stream
+    from there (needs Redis :6379; streams in a namespace of this test's own, deleted at the end)."""
+    namespace = f"coilyard-test-{uuid.uuid4().hex[:12]}"
     app = create_app(settings_for(tmp_path).model_copy(update={"events_redis": True}))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        tokens = sign_in_every_role(client, app)
-        running = Api(app, client, tokens)
-        assert app.state.services.hub.relay is not None
-        test_live_events_stream_committed_ledger_entries(running)
+    relay = app.state.event_bus
+    assert isinstance(relay, BusRelay)
+    relay.namespace = namespace
+    client = redis.Redis.from_url(app.state.services.settings.redis_url, decode_responses=True)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as http:
+            tokens = sign_in_every_role(http, app)
+            running = Api(app, http, tokens)
+            assert app.state.services.hub.relay is relay
+            test_live_events_stream_committed_ledger_entries(running)
+        entries: list[tuple[str, dict[str, str]]] = list(client.xrange(f"{namespace}:wms") or [])  # type: ignore[arg-type]
+        assert [fields["type"] for _, fields in entries] == ["wms"]
+        assert '"CoilReceived"' in entries[0][1]["event"] and entries[0][1]["seq"].isdigit()
+    finally:
+        keys = list(client.scan_iter(match=f"{namespace}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
 
 
 def test_a_simulation_run_over_http(api: Api) -> None:

@@ -1,21 +1,19 @@
 """The SimPy shell: one replication of the yard twin, running the real WMS, fleet, crane and yard-flow code.
 
-Per replication there is one `simpy.Environment` and, inside it, one of each core: the WMS message bus on
-an in-memory unit of work, `fleet.core.FleetCore`, `crane.core.CraneCore` and `crane.yard_flow.YardFlow`.
-The simulated vehicles and cranes (`simulation.vehicles`, `simulation.cranes`) sit behind one vehicle port.
+Per replication there is one `simpy.Environment` and, inside it, the WMS message bus on an in-memory unit
+of work and one `crane.yard_control.YardControl` (fleet core, crane core and yard flow, and the routing
+between them: the same composite the live shell `coilyard.live_yard.LiveYard` runs). The simulated
+vehicles and cranes (`simulation.vehicles`, `simulation.cranes`) sit behind one vehicle port.
 
-The shell only moves messages: whenever the port has events it pumps them (at the same simulated time)
-into the core that owns the vehicle, and every effect goes where it belongs: port commands to the port,
-order and crane-job changes to the yard flow, the flow's orders and jobs to the fleet and crane cores,
-`WakeAt` to a timer that sends that core a `Tick`. After each pump with fleet activity the fleet core gets
-a `Tick` at once (dispatch and allocation react to events); its own `WakeAt` is only a fallback, every
-`run.fleet_tick_s`. Scenario processes (sources, demand, breakdowns) and the statistics sampler are SimPy
+The shell owns only time: whenever the port has events it pumps them (at the same simulated time) into
+the control, then sends it `Settle`; port commands go to the port, each `Wake` becomes a SimPy timer that
+sends `TickCore`, `SettleSoon` schedules another pump at the same instant, and the notifications feed the
+statistics. Scenario processes (sources, demand, breakdowns) and the statistics sampler are SimPy
 processes too. Nothing here decides anything about stock, vehicles or cranes.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,24 +21,19 @@ from typing import Any
 import numpy as np
 import simpy
 
-from crane.core import CraneCore, CraneJobChanged, SubmitCraneJob
+from crane.core import CraneJobChanged, SubmitCraneJob
 from crane.places import crane_home, crane_ids, crane_kind
-from crane.yard_flow import CoilArrived, RequestChanged, RetrievalRequested, TaskChanged, YardFlow
-from fleet.core import FleetCore, OrderChanged, SubmitOrder, Tick, WakeAt
-from fleet.domain.orders import OrderState
-from fleet.domain.vehicles import VehicleState
-from fleet.ports import (
-    Cancel,
-    EnergyReport,
-    OperationDone,
-    Pause,
-    Progress,
-    Resume,
-    SendCraneMove,
-    SendRoute,
-    StateChanged,
-    VehicleEvent,
+from crane.yard_control import (
+    PORT_COMMANDS,
+    CoreName,
+    Settle,
+    SettleSoon,
+    TickCore,
+    Wake,
+    YardControl,
 )
+from crane.yard_flow import CoilArrived, RequestChanged, RetrievalRequested, TaskChanged, YardFlow
+from fleet.core import FleetCore, OrderChanged, SubmitOrder
 from layout import Plant
 from layout import schema as plant_schema
 from simulation.calendar import next_open
@@ -53,23 +46,6 @@ from wms.domain.errors import WmsError
 from wms.service_layer import commands as cmd
 from wms.service_layer.in_memory import InMemoryUnitOfWork
 from wms.service_layer.messagebus import MessageBus
-
-ARCHIVE_S = 3600.0  # how often finished transport orders leave the fleet core's book
-
-
-def archive_finished_orders(core: FleetCore) -> int:
-    """Drop finished orders from the fleet core's order book; returns how many.
-
-    The book keeps every order forever and the dispatcher scans all of them on each tick, so a week of
-    orders would make every tick slower. Finished orders are never looked up again (drives and vehicles
-    only refer to open ones; the twin uses no sequences or dependencies). Their transitions stay in
-    `book.events`. A workaround until the book keeps an index of open orders (reported to the fleet core).
-    """
-    book = core.book
-    done = [oid for oid, order in book.orders.items() if order.state is OrderState.FINISHED]
-    for oid in done:
-        del book.orders[oid]
-    return len(done)
 
 
 class SimClock:
@@ -124,9 +100,9 @@ class Replication:
         self.warmup = setup.warmup_hours * 3600.0
         self.uow = InMemoryUnitOfWork(plant)
         self.bus = MessageBus(self.uow, SimClock(self.env))
-        self.fleet_core = FleetCore(plant, tick_interval=scenario.run.fleet_tick_s)
-        self.crane_core = CraneCore(plant)
-        self.flow = YardFlow(plant, self.bus, lambda: self.uow.yard, router=self.fleet_core.router)
+        self.control = YardControl(
+            plant, self.bus, lambda: self.uow.yard, fleet_tick_s=scenario.run.fleet_tick_s
+        )
         self.port = SimFleet(self._notify)
         self.crane_ids = set(crane_ids(plant))
         self.vehicles: dict[str, SimVehicle] = {}
@@ -134,11 +110,7 @@ class Replication:
         self.stats = Collector(self, trace=setup.trace)
         self._build_units()
         self._pump_pending = False
-        self._fleet_tick_at: float | None = None
-        self._crane_tick_at: float | None = None
-        self._flow_tick_at: float | None = None
-        self._fleet_dirty = False
-        self._archived_at = 0.0
+        self._tick_at: dict[CoreName, float | None] = {"fleet": None, "crane": None, "flow": None}
         self._lines: dict[str, Line] = {}
         self._coil_line: dict[str, Line] = {}
         self._requests = 0
@@ -172,6 +144,20 @@ class Replication:
 
     # -------------------------------------------------------------------------------------------- pumping
 
+    @property
+    def fleet_core(self) -> FleetCore:
+        return self.control.fleet
+
+    @property
+    def crane_core(self) -> _RoutedCraneCore:
+        """The crane core; messages handed to its `handle` go through the control (validation submits
+        crane jobs this way and watches `_apply_crane`)."""
+        return _RoutedCraneCore(self.control)
+
+    @property
+    def flow(self) -> YardFlow:
+        return self.control.flow
+
     def _notify(self) -> None:
         if not self._pump_pending:
             self._pump_pending = True
@@ -180,135 +166,77 @@ class Replication:
     def _pump(self, _event: object = None) -> None:
         self._pump_pending = False
         now = float(self.env.now)
+        control, stats, cranes = self.control, self.stats, self.crane_ids
         while True:
             events = self.port.drain()
             for event in events:
-                self._vehicle_event(event, now)
-                if isinstance(event, Progress) and self._fleet_dirty:
-                    # Tick right after a progress that someone waits for: a vehicle coming back from a
-                    # retreat in the same batch must not re-take what it freed before the one it made room for.
-                    self._fleet_dirty = False
-                    self._apply_fleet(self.fleet_core.handle(Tick(), now), now)
-            if self._fleet_dirty:
-                self._fleet_dirty = False
-                self._apply_fleet(self.fleet_core.handle(Tick(), now), now)
+                stats.vehicle_event(event)
+                if event.vehicle in cranes:
+                    self._apply_crane(control.handle(event, now), now)
+                else:
+                    self._apply(control.handle(event, now), now)
+            if control.fleet_dirty:
+                self._apply(control.handle(SETTLE, now), now)
             elif not events:
                 break
-        if now - self._archived_at >= ARCHIVE_S:
-            self._archived_at = now
-            archive_finished_orders(self.fleet_core)
-
-    def _vehicle_event(self, event: VehicleEvent, now: float) -> None:
-        self.stats.vehicle_event(event)
-        if event.vehicle in self.crane_ids:
-            self._apply_crane(self.crane_core.handle(event, now), now)
-            return
-        if self._needs_tick(event):
-            self._fleet_dirty = True
-        self._apply_fleet(self.fleet_core.handle(event, now), now)
-        if isinstance(event, OperationDone):
-            self._apply_flow(self.flow.handle(event, now), now)
-
-    def _needs_tick(self, event: VehicleEvent) -> bool:
-        """Whether a fleet Tick after this event could change anything. A vehicle that finished, failed,
-        recovered or charged may take an order (dispatch); a progress frees resources someone may wait for.
-        Starting to move or load, and arriving, change nothing a Tick looks at (the fallback tick still runs)."""
-        if isinstance(event, OperationDone | EnergyReport):
-            return True
-        if isinstance(event, StateChanged):
-            return event.state not in (VehicleState.MOVING, VehicleState.LOADING, VehicleState.CHARGING)
-        if isinstance(event, Progress):
-            return self._fleet_waits()
-        return False
-
-    def _fleet_waits(self) -> bool:
-        """Whether a vehicle stands at the end of its released base with more to drive (allocation,
-        deadlocks), or waits to be sent on after a retreat."""
-        core = self.fleet_core
-        if core.resume or core.hold:
-            return True
-        traffic = core.traffic
-        for vid in core.drives:
-            base = traffic.base_of(vid)
-            if len(base) == 1 and len(traffic.claim_of(vid)) > 1:
-                return True
-        return False
-
-    def _apply_fleet(self, effects: list[Any], now: float) -> None:
-        for effect in effects:
-            if isinstance(effect, SendRoute | Cancel | Pause | Resume):
-                self.port.send(effect)
-            elif isinstance(effect, OrderChanged):
-                self.stats.order_changed(effect.transition)
-                if effect.transition.to_state in (OrderState.FAILED, OrderState.CANCELLED):
-                    self._apply_flow(self.flow.handle(effect, now), now)
-            elif isinstance(effect, WakeAt):
-                self._fleet_tick_at = self._schedule(self._fleet_tick_at, effect.at, self._fleet_tick)
+        control.archive(now)
 
     def _apply_crane(self, effects: list[Any], now: float) -> None:
-        for effect in effects:
-            if isinstance(effect, SendCraneMove):
-                self.port.send(effect)
-            elif isinstance(effect, CraneJobChanged):
-                self.stats.crane_job_changed(effect)
-                self._apply_flow(self.flow.handle(effect, now), now)
-            elif isinstance(effect, WakeAt):
-                self._crane_tick_at = self._schedule(self._crane_tick_at, effect.at, self._crane_tick)
+        """Apply the control's effects for a crane's event (a hook for `simulation.validation`)."""
+        self._apply(effects, now)
 
     def _apply_flow(self, effects: list[Any], now: float) -> None:
-        queue = deque(effects)
-        while queue:
-            effect = queue.popleft()
-            if isinstance(effect, SubmitOrder):
-                self.stats.order_submitted(effect.spec, now)
-                self._fleet_dirty = True
-                self._apply_fleet(self.fleet_core.handle(effect, now), now)
-            elif isinstance(effect, SubmitCraneJob):
-                self.stats.crane_job_submitted(effect, now)
-                self._apply_crane(self.crane_core.handle(effect, now), now)
-            elif isinstance(effect, WakeAt):
-                self._flow_tick_at = self._schedule(self._flow_tick_at, effect.at, self._flow_tick)
-            elif isinstance(effect, TaskChanged):
-                self.stats.task_changed(effect)
-                if effect.kind == "putaway" and effect.state == "started":
-                    self._left_line(effect.coil)
-            elif isinstance(effect, RequestChanged):
-                self.stats.request_changed(effect)
-        if self._fleet_dirty and not self._pump_pending:
-            self._notify()  # tick the fleet once the current burst is handled
+        """Hand orders and crane jobs made outside the flow (validation) to the control."""
+        for effect in effects:
+            self._apply(self.control.handle(effect, now), now)
 
-    def _schedule(self, pending: float | None, at: float, action: Callable[[], None]) -> float | None:
+    def _apply(self, effects: list[Any], now: float) -> None:
+        send = self.port.send
+        for effect in effects:
+            kind = type(effect)
+            if kind in PORT_COMMAND_TYPES:
+                send(effect)
+            elif kind is OrderChanged:
+                self.stats.order_changed(effect.transition)
+            elif kind is Wake:
+                self._schedule(effect.core, effect.at)
+            else:
+                self._note(effect, now)
+
+    def _note(self, effect: Any, now: float) -> None:
+        stats = self.stats
+        if isinstance(effect, SettleSoon):
+            if not self._pump_pending:
+                self._notify()
+        elif isinstance(effect, CraneJobChanged):
+            stats.crane_job_changed(effect)
+        elif isinstance(effect, TaskChanged):
+            stats.task_changed(effect)
+            if effect.kind == "putaway" and effect.state == "started":
+                self._left_line(effect.coil)
+        elif isinstance(effect, SubmitOrder):
+            stats.order_submitted(effect.spec, now)
+        elif isinstance(effect, SubmitCraneJob):
+            stats.crane_job_submitted(effect, now)
+        elif isinstance(effect, RequestChanged):
+            stats.request_changed(effect)
+
+    def _schedule(self, core: CoreName, at: float) -> None:
         """Keep one timer per core: the earliest requested time wins."""
         at = max(at, float(self.env.now))
+        pending = self._tick_at[core]
         if pending is not None and pending <= at:
-            return pending
+            return
+        self._tick_at[core] = at
         timer = self.env.timeout(at - self.env.now)
-        timer.callbacks.append(lambda _e: self._fire(at, action))
-        return at
+        timer.callbacks.append(lambda _e: self._fire(core, at))
 
-    def _fire(self, at: float, action: Callable[[], None]) -> None:
-        action_at = {
-            self._fleet_tick: "_fleet_tick_at",
-            self._crane_tick: "_crane_tick_at",
-            self._flow_tick: "_flow_tick_at",
-        }
-        name = action_at[action]
-        if getattr(self, name) != at:
+    def _fire(self, core: CoreName, at: float) -> None:
+        if self._tick_at[core] != at:
             return  # superseded by an earlier timer that already ran
-        setattr(self, name, None)
-        action()
-
-    def _fleet_tick(self) -> None:
+        self._tick_at[core] = None
         now = float(self.env.now)
-        self._apply_fleet(self.fleet_core.handle(Tick(), now), now)
-
-    def _crane_tick(self) -> None:
-        now = float(self.env.now)
-        self._apply_crane(self.crane_core.handle(Tick(), now), now)
-
-    def _flow_tick(self) -> None:
-        now = float(self.env.now)
-        self._apply_flow(self.flow.handle(Tick(), now), now)
+        self._apply(self.control.handle(TickCore(core), now), now)
 
     # ---------------------------------------------------------------------------------------- scenario
 
@@ -351,7 +279,12 @@ class Replication:
             self._coil_line[coil] = line
             self.stats.arrival(source.id, float(env.now))
             now = float(env.now)
-            self._apply_flow(self.flow.handle(arrival, now), now)
+            self._apply(self.control.handle(arrival, now), now)
+
+    def submit(self, message: CoilArrived | RetrievalRequested) -> None:
+        """Hand an arrival or a request to the control now (scripted scenarios, the twin-equals-live test)."""
+        now = float(self.env.now)
+        self._apply(self.control.handle(message, now), now)
 
     def _left_line(self, coil: str) -> None:
         line = self._coil_line.pop(coil, None)
@@ -379,7 +312,7 @@ class Replication:
                 deadline=None if spec.due_s is None else now + spec.due_s,
             )  # fmt: skip
             self.stats.request_made(message, now)
-            self._apply_flow(self.flow.handle(message, now), now)
+            self._apply(self.control.handle(message, now), now)
 
     def _shipments(self, index: int) -> SimGen:
         spec = self.scenario.demand.shipments[index]
@@ -401,7 +334,7 @@ class Replication:
                 deadline=now + spec.window_h * 3600.0,
             )  # fmt: skip
             self.stats.request_made(message, now)
-            self._apply_flow(self.flow.handle(message, now), now)
+            self._apply(self.control.handle(message, now), now)
 
     def _failures(self, unit: SimVehicle | SimCrane, failure: Failure) -> SimGen:
         env = self.env
@@ -509,3 +442,20 @@ def _stock_coil(coil: str, attributes: Any, rng: np.random.Generator) -> dict[st
         "weight": max(draw(attributes.weight_t, rng), 0.1),
         "turnover": draw_choice(attributes.turnover, rng),
     }
+
+
+SETTLE = Settle()
+PORT_COMMAND_TYPES = frozenset(PORT_COMMANDS)
+
+
+class _RoutedCraneCore:
+    """The control's crane core, with `handle` routed through the control (its effects are the control's)."""
+
+    def __init__(self, control: YardControl) -> None:
+        self._control = control
+
+    def handle(self, message: SubmitCraneJob, at: float) -> list[Any]:
+        return self._control.handle(message, at)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._control.cranes, name)

@@ -15,6 +15,7 @@ from fleet.mapf.spacetime import Path, PathTable, space_time_astar
 
 NEIGHBOURHOOD = 8
 REPAIR_EFFORT = 25  # budget multiplier for the search of an agent being repaired
+POCKET = 64  # cells: a goal region larger than this is not treated as walled in
 NEAR_IN_TIME = 3  # route step k collects agents on that cell from time k - 3 to k + 3
 
 
@@ -50,6 +51,8 @@ class PathSet:
     def plan(self, agent: int, effort: int = 1) -> Path | None:
         distance = self.distance[agent]
         start = self.starts[agent]
+        if self.walled_in(agent):
+            return None  # the search would fail anyway, but only after its whole budget
         budget = effort * self.expansion_factor * (distance[start] + 1)
         return space_time_astar(
             self.table,
@@ -61,6 +64,30 @@ class PathSet:
             max_expansions=budget,
             weight=self.weight,
         )
+
+    def walled_in(self, agent: int) -> bool:
+        """True when the agent's goal lies in a small pocket sealed by agents parked for good before the
+        agent could possibly get there (its distance to that wall lower-bounds its arrival)."""
+        distance, parked, neighbours = self.distance[agent], self.table.parked, self.neighbours
+        start, goal = self.starts[agent], self.goals[agent]
+        latest = distance[start]
+        seen = {goal}
+        frontier = [goal]
+        while frontier:
+            cell = frontier.pop()
+            for option in neighbours[cell]:
+                if option in seen:
+                    continue
+                if option == start:
+                    return False
+                stay = parked.get(option)
+                if stay is not None and stay[1] != agent and stay[0] < latest - distance[option]:
+                    continue
+                seen.add(option)
+                if len(seen) > POCKET:
+                    return False
+                frontier.append(option)
+        return True
 
     def cost(self, agent: int) -> int:
         path = self.paths[agent]

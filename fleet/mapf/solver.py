@@ -1,16 +1,18 @@
 """One-shot MAPF on a 4-connected grid: collision-free paths for all agents from their starts to their goals.
 
-Pipeline, all within one time limit:
+Pipeline, all within one time limit (anytime: a complete plan is in hand as early as possible):
 
 1. one BFS per goal (`distances`): exact single-agent distances, the heuristic of everything below;
-2. prioritised planning, shortest trips first, each agent by SIPP around the ones before (`spacetime`);
-   near-shortest paths when it works, but it can fail for a few agents (others parked in their aisle);
-3. those few are repaired by replanning them first together with the agents that wall them off or cross
-   their start or goal (`lns`);
-4. if 2-3 do not finish in time (they give up early when the projection says so), LaCAM with PIBT
-   (`lacam`, `pibt`) solves it instead: complete and fast, but its paths are long (agents get pushed
-   off their goals and come back);
-5. the remaining time goes to large neighbourhood search, which shortens the delayed agents' paths.
+2. LaCAM with PIBT (`lacam`, `pibt`): complete and fast, the first plan and the fallback, but its paths
+   are long (agents get pushed off their goals and come back). Only if it cannot finish in time is
+   there no answer;
+3. prioritised planning, shortest trips first, each agent by SIPP around the ones before (`spacetime`):
+   near-shortest paths, but it can fail for a few agents (others parked in their aisle); it gives up as
+   soon as its projected finish is past the repair deadline;
+4. the agents it missed are repaired by replanning them first together with the agents that wall them
+   off or cross their start or goal (`lns`); the cheaper of the two complete plans is kept;
+5. the remaining time goes to large neighbourhood search, which shortens the delayed agents' paths and
+   only ever swaps a valid plan for a cheaper valid one.
 
 Costs: an agent's cost is the time step of its last arrival at its goal, after which it never leaves;
 the sum of costs (SoC) adds them up. The lower bound is the sum of BFS distances.
@@ -32,11 +34,10 @@ from fleet.mapf.lacam import lacam
 from fleet.mapf.lns import PathSet
 from fleet.mapf.pibt import Pibt
 
-PRIORITISED_SHARE = 0.6  # prioritised planning must be done by this share of the time limit
-REPAIR_SHARE = 0.75  # and its repair by this one; otherwise LaCAM takes over
-LACAM_SHARE = 0.95  # LaCAM may run until this share of the time limit has passed
+LACAM_SHARE = 0.95  # LaCAM (the first, complete plan) may run until this share of the time limit
+REPAIR_SHARE = 0.85  # prioritised planning and its repair must be done by this share, or are dropped
 PRIORITISED_WEIGHT = 1.5  # weighted A* in the first pass: about 2x fewer states, paths a few % longer
-PROJECTION_MARGIN = 1.5
+PROJECTION_MARGIN = 1.1
 IMPROVE_SHARE = 0.9  # improvement stops by then, leaving room to build the answer
 STALL = 50  # improvement stops after this many neighbourhoods in a row brought nothing
 HORIZON_FACTOR = 3  # paths may be up to this many times the longest single-agent distance (plus slack)
@@ -48,7 +49,7 @@ class MapfSolution:
     sum_of_costs: int
     lower_bound: int  # sum of single-agent shortest distances
     makespan: int
-    method: str  # "prioritised" or "lacam": how the first solution was found
+    method: str  # "prioritised" or "lacam": which complete plan was kept before the improvement phase
     initial_sum_of_costs: int  # before the improvement phase
     initial_seconds: float  # clock time from the call to the first complete plan
 
@@ -114,20 +115,27 @@ def solve(
         horizon=HORIZON_FACTOR * longest + count // 4 + 16,
         seed=seed,
     )
+    # A complete plan first (the fallback), however long its paths: from here on there is an answer.
+    configs = _lacam(problem, past(LACAM_SHARE), seed)
+    if configs is None:
+        return None
+    first_plan_at = clock() - began
+    fallback = [_trim([config[a] for config in configs], problem.goals[a]) for a in range(count)]
+    # Then prioritised planning and its repair, if they can finish in the time left: much shorter paths.
     method = "prioritised"
-    planned = _prioritised(paths, clock, began + PRIORITISED_SHARE * time_limit)
-    if not planned or not _repair(paths, past(REPAIR_SHARE)):
-        # The complete planner, with whatever time is left.
+    planned = _prioritised(paths, clock, began + REPAIR_SHARE * time_limit) and _repair(
+        paths, past(REPAIR_SHARE)
+    )
+    if not planned or sum(len(path) - 1 for path in fallback) < sum(map(paths.cost, range(count))):
         method = "lacam"
-        configs = _lacam(problem, past(LACAM_SHARE), seed)
-        if configs is None:
-            return None
+        # Searches must be able to finish after the last of its (long) paths has passed their goals.
+        paths.horizon = max(paths.horizon, max(map(len, fallback)) + longest + 16)
         for agent in range(count):
             paths.set(agent, None)
-        for agent in range(count):
-            paths.set(agent, _trim([config[agent] for config in configs], problem.goals[agent]))
+        for agent, path in enumerate(fallback):
+            paths.set(agent, path)
     initial = sum(paths.cost(agent) for agent in range(count))
-    initial_seconds = clock() - began
+    initial_seconds = first_plan_at
     if improve:
         target = int(target_ratio * problem.lower_bound) - problem.lower_bound
         _improve(paths, problem.distance, problem.starts, past(IMPROVE_SHARE), target)

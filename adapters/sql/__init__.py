@@ -9,7 +9,7 @@
 See unit_of_work.py for the concurrency argument, tables.py for the schema, codec.py for the event format.
 """
 
-from adapters.sql import auth_tables  # noqa: F401  (registers the service's tables on the shared metadata)
+from adapters.sql import auth_tables, terminal_tables  # noqa: F401  (register the service's tables on the shared metadata)
 from adapters.sql.engine import create_engine_for
 from adapters.sql.migration import alembic_config, current_revision, head_revision, migrate
 from adapters.sql.unit_of_work import SqlUnitOfWork, forget_cached_yards

@@ -34,6 +34,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import Engine
 
+from adapters.sql import terminal_tables
 from coilyard.api.deps import ID_PATTERN, Caller, allow
 from coilyard.api.errors import ERROR_RESPONSES
 from coilyard.api.events import EventHub
@@ -365,31 +366,8 @@ class AlertBook:
 
 # ------------------------------------------------------------------------------------------- storage
 
-metadata = sa.MetaData()
-alerts_table = sa.Table(
-    "alerts",
-    metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
-    sa.Column("rule", sa.String(), nullable=False),
-    sa.Column("kind", sa.String(), nullable=False),
-    sa.Column("subject", sa.String(), nullable=False),
-    sa.Column("severity", sa.String(), nullable=False),
-    sa.Column("message", sa.String(), nullable=False),
-    sa.Column("state", sa.String(), nullable=False),
-    sa.Column("raised_at", sa.Double(), nullable=False, index=True),
-    sa.Column("cleared_at", sa.Double(), nullable=True),
-    sa.Column("acknowledged_at", sa.Double(), nullable=True),
-    sa.Column("acknowledged_by", sa.String(), nullable=True),
-    sa.Column("acknowledged_note", sa.String(), nullable=False),
-    sa.Column("closed_at", sa.Double(), nullable=True),
-    sa.Column("closed_by", sa.String(), nullable=True),
-    sa.Column("closed_note", sa.String(), nullable=False),
-)
+alerts_table = terminal_tables.alerts  # created by the alembic migration v0003
 KEEP_CLOSED_S = 7 * 24 * 3600.0  # closed alerts older than this stay in the table but not in memory
-
-
-def create_tables(engine: Engine) -> None:
-    metadata.create_all(engine, checkfirst=True)
 
 
 def _row(alert: Alert) -> dict[str, Any]:

@@ -5,7 +5,7 @@ checks by eye (alloy, size, weight; or store and kind). Scanners read the barcod
 scan and a typed ID are the same input. An RFID tag bound to a coil is accepted wherever a coil ID is
 scanned (the terminal's scan resolver, coilyard/api/terminal.py, looks tags up here).
 
-Bindings live in their own small table (``rfid_tags``), created at start-up by `create_tables`.
+Bindings live in their own small table (``rfid_tags``, adapters/sql/terminal_tables.py, migration v0003).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 
+from adapters.sql import terminal_tables
 from coilyard.api.deps import ID_PATTERN, App, Caller, allow
 from coilyard.api.errors import ERROR_RESPONSES
 from coilyard.api.security import Role
@@ -33,19 +34,7 @@ router = APIRouter(prefix="/api/labels", tags=["labels"], responses=ERROR_RESPON
 PathId = Annotated[str, Path(pattern=ID_PATTERN)]
 BINDERS = (Role.OPERATOR, Role.SUPERVISOR, Role.INTEGRATION)
 
-metadata = sa.MetaData()
-rfid_tags = sa.Table(
-    "rfid_tags",
-    metadata,
-    sa.Column("tag", sa.String(), primary_key=True),
-    sa.Column("coil", sa.String(), nullable=False, index=True),
-    sa.Column("bound_at", sa.Double(), nullable=False),
-    sa.Column("bound_by", sa.String(), nullable=False),
-)
-
-
-def create_tables(engine: Engine) -> None:
-    metadata.create_all(engine, checkfirst=True)
+rfid_tags = terminal_tables.rfid_tags  # created by the alembic migration v0003
 
 
 class Symbology(StrEnum):

@@ -551,8 +551,6 @@ def install(app: FastAPI) -> None:
     @contextlib.asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
         async with inner(application) as state:
-            await asyncio.to_thread(labels.create_tables, services.engine)
-            await asyncio.to_thread(alerts.create_tables, services.engine)
             follower = asyncio.create_task(_follow(services, tracker, monitor.poke))
             watcher = asyncio.create_task(_watch_fleet(services, tracker))
             await monitor.start(lambda: gather(services, tracker))

@@ -18,11 +18,11 @@ return read-only snapshots for the API and the UI.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from dataclasses import dataclass
 
+from coilyard.async_shell import AsyncShell
 from fleet.core import (
     CancelOrder,
     Effect,
@@ -61,40 +61,25 @@ class OrderView:
     destinations: int
 
 
-class LiveFleet:
+class LiveFleet(AsyncShell[Command, OrderTransition]):
     """Runs a `FleetCore` against a `VehiclePort` on the running asyncio loop (see the module docstring)."""
 
     def __init__(
         self, core: FleetCore, port: VehiclePort, *, poll_interval: float = 0.02, heartbeat: float = 1.0
     ) -> None:
+        super().__init__(poll_interval=poll_interval)
         self.core = core
         self.port = port
-        self.poll_interval = poll_interval
         self.heartbeat = heartbeat
         self.transitions: list[OrderTransition] = []
         self.handled = 0
-        self._commands: asyncio.Queue[tuple[Command, asyncio.Future[list[Effect]]]] = asyncio.Queue()
-        self._subscribers: list[asyncio.Queue[OrderTransition]] = []
         self._wake = math.inf
         self._last_tick = -math.inf
-        self._stopping = asyncio.Event()
 
     # ------------------------------------------------------------------------------------- interface
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
-
-    async def submit(self, command: Command) -> list[Effect]:
-        """Hand a command to the core; returns its effects, or raises the core's error (nothing changed)."""
-        future: asyncio.Future[list[Effect]] = asyncio.get_running_loop().create_future()
-        await self._commands.put((command, future))
-        return await future
-
-    def subscribe(self) -> asyncio.Queue[OrderTransition]:
-        """A queue that receives every order transition from now on."""
-        queue: asyncio.Queue[OrderTransition] = asyncio.Queue()
-        self._subscribers.append(queue)
-        return queue
 
     def vehicles(self) -> dict[str, VehicleView]:
         return {
@@ -130,34 +115,12 @@ class LiveFleet:
                     return state
                 await asyncio.sleep(self.poll_interval)
 
-    def stop(self) -> None:
-        self._stopping.set()
-
     # ------------------------------------------------------------------------------------------- loop
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            self.step()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
-                    await self._stopping.wait()
 
     def step(self) -> None:
         """One round: commands, port events, then a tick if one is due."""
         at = self.now()
-        busy = False
-        while not self._commands.empty():
-            command, future = self._commands.get_nowait()
-            try:
-                effects = self.core.handle(command, at)
-            except Exception as error:  # the core refused it and changed nothing: tell the caller
-                if not future.done():
-                    future.set_exception(error)
-                continue
-            self._apply(effects)
-            if not future.done():
-                future.set_result(effects)
-            busy = True
+        busy = self._take_commands(lambda command: self.core.handle(command, at), self._apply)
         for event in self.port.drain():
             busy = True
             try:
@@ -176,7 +139,6 @@ class LiveFleet:
                 self.port.send(effect)
             elif isinstance(effect, OrderChanged):
                 self.transitions.append(effect.transition)
-                for queue in self._subscribers:
-                    queue.put_nowait(effect.transition)
+                self._notify(effect.transition)
             elif isinstance(effect, WakeAt):
                 self._wake = min(self._wake, effect.at)

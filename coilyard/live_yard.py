@@ -24,19 +24,18 @@ the fleet core alone (transport orders from the API, no cranes, no yard flow).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Iterable
 from typing import Any
 
+from coilyard.async_shell import AsyncShell
 from coilyard.bootstrap import wms_bus
 from coilyard.settings import Settings
 from crane.core import CraneJobChanged, SubmitCraneJob
 from crane.yard_control import (
     PORT_COMMANDS,
     CoreName,
-    Effect,
     Settle,
     SettleSoon,
     TickCore,
@@ -78,7 +77,7 @@ class SplitPort:
         ]
 
 
-class LiveYard:
+class LiveYard(AsyncShell[Command, Note]):
     """Runs a `YardControl` against a `VehiclePort` on the running asyncio loop (see the module docstring)."""
 
     def __init__(
@@ -91,20 +90,17 @@ class LiveYard:
         poll_interval: float = 0.02,
         heartbeat: float = 1.0,
     ) -> None:
+        super().__init__(poll_interval=poll_interval)
         self.plant = plant
         self.port = port
         self.bus = bus
         self.control = YardControl(plant, bus, self._yard, fleet_tick_s=fleet_tick_s)
-        self.poll_interval = poll_interval
         self.heartbeat = heartbeat
         self.notes: list[Note] = []
         self.handled = 0
-        self._commands: asyncio.Queue[tuple[Command, asyncio.Future[list[Effect]]]] = asyncio.Queue()
-        self._subscribers: list[asyncio.Queue[Note]] = []
         self._wake: dict[CoreName, float] = {"fleet": math.inf, "crane": math.inf, "flow": math.inf}
         self._settle = False
         self._last_tick = -math.inf
-        self._stopping = asyncio.Event()
 
     @classmethod
     def on_database(
@@ -124,18 +120,6 @@ class LiveYard:
         """The WMS bus's clock: the flow compares ledger times (cooling, FIFO) with the `at` it is given."""
         return self.bus.clock.now()
 
-    async def submit(self, command: Command) -> list[Effect]:
-        """Hand a message to the control; returns its effects, or raises its error."""
-        future: asyncio.Future[list[Effect]] = asyncio.get_running_loop().create_future()
-        await self._commands.put((command, future))
-        return await future
-
-    def subscribe(self) -> asyncio.Queue[Note]:
-        """A queue that receives every order, crane-job, task and request change from now on."""
-        queue: asyncio.Queue[Note] = asyncio.Queue()
-        self._subscribers.append(queue)
-        return queue
-
     def yard(self) -> Yard:
         return self._yard()
 
@@ -145,33 +129,13 @@ class LiveYard:
             while not (self._commands.empty() and self.control.idle()):
                 await asyncio.sleep(self.poll_interval)
 
-    def stop(self) -> None:
-        self._stopping.set()
-
     # ------------------------------------------------------------------------------------------- loop
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            self.step()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
-                    await self._stopping.wait()
 
     def step(self) -> None:
         """One round: callers' messages, port events, settling, then the ticks that are due."""
         at = self.now()
         control = self.control
-        while not self._commands.empty():
-            command, future = self._commands.get_nowait()
-            try:
-                effects = control.handle(command, at)
-            except Exception as error:  # refused: tell the caller
-                if not future.done():
-                    future.set_exception(error)
-                continue
-            self._apply(effects)
-            if not future.done():
-                future.set_result(effects)
+        self._take_commands(lambda command: control.handle(command, at), self._apply)
         while True:
             events = self.port.drain()
             for event in events:
@@ -209,5 +173,4 @@ class LiveYard:
                 self._settle = True
             elif isinstance(effect, OrderChanged | CraneJobChanged | TaskChanged | RequestChanged):
                 self.notes.append(effect)
-                for queue in self._subscribers:
-                    queue.put_nowait(effect)
+                self._notify(effect)

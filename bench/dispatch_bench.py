@@ -11,15 +11,25 @@ Two ways of getting the travel times are measured side by side, on the same flee
 * rows only: the router searches from each vehicle node at the decision (one Dijkstra per vehicle that may
   get an order), as before orders were prepared;
 * order columns prepared: `Dispatcher.prepare` searched to each order's pickup (reversed graph) when the
-  order arrived, as `FleetCore` does on `SubmitOrder`; a decision searches only for columns the router does
-  not have (dropped by a topology change). The preparation is not in the decision; its cost is printed.
+  order arrived, as `FleetCore` does on `SubmitOrder`, and `Dispatcher.repair` searched again the columns a
+  topology change made wrong when the change was handled, as `FleetCore` does on `SetClosed`; a decision
+  searches only for what the router does not have. Neither is in the decision; both are timed and printed.
+
+As in the service: the order book's transitions are taken after every decision (and after the untimed
+reset), as `FleetCore.handle` does; and `gc.collect()` then `gc.freeze()` run after every start-up (plant,
+router, orders prepared), as the long-running shell (`coilyard.async_shell.AsyncShell.run`) does. Garbage
+collection stays on; the collections that ran inside timed decisions are counted and printed. The CPU time of
+each decision (`time.process_time`) is printed too: on a shared machine the wall time includes waiting for a
+core.
 
 Cases:
 
 * cold, after start: a new `Router` (built untimed) and the fleet scattered on new nodes. Prepared: all
   1,000 open orders are prepared at start (timed separately), as a restarted core does when it reloads them.
-* cold, after a topology change: the same router, the fleet scattered on new nodes and a different grid
-  node closed than in the previous decision (cached vectors the closure makes wrong are dropped).
+* cold, after a topology change: the router of the start (and the warm decision), the fleet scattered on
+  new nodes and a grid node closed (cached vectors the closure makes wrong are dropped). The change is one
+  `SetClosed` message, handled (router change and `Dispatcher.repair`) before the decision and timed on its
+  own row.
 * warm: the same vehicle nodes as the previous decision.
 * steady: the router cache is kept and only 5 vehicles stand on new nodes since the previous decision.
 * cost_matrix alone, cold, rows only: the router's part of a cold decision, to show where the time goes.
@@ -30,6 +40,7 @@ Cases:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import statistics
@@ -147,33 +158,61 @@ def main() -> None:
     order_ids = [o.id for o in book.dispatchable()]
     modes = ("rows only", "order columns prepared")
     routers = {mode: Router(plant) for mode in modes}
-    closed: dict[str, list[str]] = {mode: [] for mode in modes}
     prepare_ms: list[float] = []
-    searches: dict[str, list[int]] = {mode: [] for mode in modes}
+    searches: dict[tuple[str, str], list[int]] = {(c, m): [] for c in ("start", "change") for m in modes}
+
+    change_ms: dict[str, list[float]] = {mode: [] for mode in modes}
+    repaired: dict[str, list[int]] = {mode: [] for mode in modes}
+    recorded = [0]  # transitions taken from the book (the shell records them)
+    collections: list[tuple[int, float]] = []  # (generation, ms) of collections inside timed decisions
+    timing = [False]
+    gc_began = [0.0]
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_began[0] = time.perf_counter()
+        elif timing[0]:
+            collections.append((info["generation"], (time.perf_counter() - gc_began[0]) * 1e3))
+
+    gc.callbacks.append(watch)
+
+    def set_closed(mode: str, node: str, closed_now: bool) -> None:
+        """What `FleetCore` does on `SetClosed(node=...)`: the router change, then `Dispatcher.repair`."""
+        begin = time.perf_counter()
+        router = routers[mode]
+        (router.close_node if closed_now else router.open_node)(node)
+        repaired[mode].append(Dispatcher(plant, router, book).repair())
+        change_ms[mode].append((time.perf_counter() - begin) * 1e3)
+
+    cpu_last = [0.0]  # CPU time of the last decision (ms), this process only
 
     def decide(mode: str, at: float, cold: str = "", node: str = "") -> tuple[float, int, int]:
         """One timed decision; `cold`: "start" (a new router, prepared in that mode, untimed) or "change"
-        (close `node` instead of the previous one), else none."""
+        (close `node`; handled before the decision, timed on its own), else none."""
         if cold == "start":
             routers[mode] = Router(plant)
             if mode == modes[1]:
                 begin = time.perf_counter()
                 Dispatcher(plant, routers[mode], book).prepare(order_ids)
                 prepare_ms.append((time.perf_counter() - begin) * 1e3)
+            gc.collect()  # after start-up, as the shell does
+            gc.freeze()
         elif cold == "change":
-            if closed[mode]:
-                routers[mode].open_node(closed[mode].pop())
-            closed[mode].append(node)
-            routers[mode].close_node(node)
+            set_closed(mode, node, True)
         dispatcher = Dispatcher(plant, routers[mode], book)
-        table = routers[mode]._table("agv", dispatcher.profile) if cold == "start" else None
+        table = routers[mode]._table("agv", dispatcher.profile) if cold else None
         before = len(table.rows) + len(table.columns) if table is not None else 0
-        start = time.perf_counter()
+        timing[0] = True
+        start, cpu_start = time.perf_counter(), time.process_time()
         out = dispatcher.dispatch(fleet, at)
         elapsed = time.perf_counter() - start
+        cpu_last[0] = (time.process_time() - cpu_start) * 1e3
+        timing[0] = False
         if table is not None:
-            searches[mode].append(len(table.rows) + len(table.columns) - before)
+            searches[cold, mode].append(len(table.rows) + len(table.columns) - before)
+        recorded[0] += len(book.take_events())  # as FleetCore.handle does after every message
         undo(book, at)
+        recorded[0] += len(book.take_events())
         real = sum(a.kind is AssignmentKind.ORDER for a in out)
         return elapsed * 1e3, real, len(out) - real
 
@@ -183,8 +222,18 @@ def main() -> None:
     for mode in modes:
         decide(mode, 0.0, cold="start")  # warm up imports
     prepare_ms.clear()
+    for counted in searches.values():
+        counted.clear()
     cases = ("cold, after start", "cold, after a topology change", "warm", "steady (5 vehicles moved)")
     times: dict[tuple[str, str], list[float]] = {(c, m): [] for c in cases for m in modes}
+    cpu: dict[tuple[str, str], list[float]] = {(c, m): [] for c in cases for m in modes}
+
+    def run(case: str, mode: str, at: float, cold: str = "", node: str = "") -> tuple[int, int]:
+        ms, real, other = decide(mode, at, cold, node)
+        times[case, mode].append(ms)
+        cpu[case, mode].append(cpu_last[0])
+        return real, other
+
     matrix: list[float] = []
     counts: set[tuple[int, int]] = set()
     for r in range(args.repeat):
@@ -196,48 +245,52 @@ def main() -> None:
         fresh.cost_matrix("agv", sources, targets)
         matrix.append((time.perf_counter() - start) * 1e3)
         for mode in modes:
-            ms, real, other = decide(mode, float(r), cold="start")
-            times[cases[0], mode].append(ms)
-            counts.add((real, other))
-            times[cases[2], mode].append(decide(mode, float(r) + 0.5)[0])
+            counts.add(run(cases[0], mode, float(r), cold="start"))
+            run(cases[2], mode, float(r) + 0.5)
         scatter(fleet, nodes, rng)
         node = rng.choice(closable)
         for mode in modes:
-            times[cases[1], mode].append(decide(mode, float(r) + 0.7, cold="change", node=node)[0])
+            run(cases[1], mode, float(r) + 0.7, cold="change", node=node)
     for r in range(args.repeat):
         for v in rng.sample(list(fleet.values()), 5):
             v.position = AtNode(rng.choice(nodes))
         for mode in modes:
-            times[cases[3], mode].append(decide(mode, 1_000.0 + r)[0])
+            run(cases[3], mode, 1_000.0 + r)
 
     table = Table(title=f"one dispatch decision, {args.repeat} runs each (ms)")
     table.add_column("case")
     for mode in modes:
         for column in ("p50", "p99", "max"):
             table.add_column(f"{mode}: {column}", justify="right")
+
+    def cells(values: list[float]) -> list[str]:
+        return [f"{statistics.median(values):.2f}", f"{percentile(values, 99):.2f}", f"{max(values):.2f}"]
+
     for case in cases:
-        cells = []
-        for mode in modes:
-            values = times[case, mode]
-            cells += [
-                f"{statistics.median(values):.2f}",
-                f"{percentile(values, 99):.2f}",
-                f"{max(values):.2f}",
-            ]
-        table.add_row(case, *cells)
+        table.add_row(case, *(cell for mode in modes for cell in cells(times[case, mode])))
     table.add_row(
-        "cost_matrix alone, cold",
-        f"{statistics.median(matrix):.2f}",
-        f"{percentile(matrix, 99):.2f}",
-        f"{max(matrix):.2f}",
-        "",
-        "",
-        "",
+        "handling one topology change (SetClosed: router + repair), not in a decision",
+        *(cell for mode in modes for cell in cells(change_ms[mode])),
     )
+    table.add_row("cost_matrix alone, cold", *cells(matrix), "", "", "")
     console.print(table)
+    busy = Table(title="CPU time of the same decisions (time.process_time, this process only: ms)")
+    busy.add_column("case")
+    for mode in modes:
+        for column in ("p50", "p99", "max"):
+            busy.add_column(f"{mode}: {column}", justify="right")
+    for case in cases:
+        busy.add_row(case, *(cell for mode in modes for cell in cells(cpu[case, mode])))
+    console.print(busy)
+    for (cold, mode), values in searches.items():
+        console.print(
+            f"searches in a cold decision after {cold}, {mode}: median {statistics.median(values):.0f}, "
+            f"max {max(values)}"
+        )
     for mode in modes:
         console.print(
-            f"searches in a cold decision after start, {mode}: {statistics.median(searches[mode]):.0f} (median)"
+            f"columns searched again when a change was handled, {mode}: median "
+            f"{statistics.median(repaired[mode]):.0f}, max {max(repaired[mode])} per message"
         )
     console.print(
         f"preparing {len(order_ids):,} open orders at start (untimed above): p50 "
@@ -247,6 +300,16 @@ def main() -> None:
     console.print(f"assignments per decision (orders, charge+park): {sorted(counts)}")
     console.print(
         f"router start-up (edge arrays and CSR layout of every class graph, untimed above): {startup:.1f} ms"
+    )
+    decisions = sum(len(v) for v in times.values())
+    by_generation = {g: [ms for gen, ms in collections if gen == g] for g in range(3)}
+    console.print(
+        f"garbage collections inside the {decisions} timed decisions: "
+        + ", ".join(
+            f"generation {g}: {len(v)} (longest {max(v, default=0.0):.2f} ms)"
+            for g, v in by_generation.items()
+        )
+        + f"; transitions recorded (taken from the book): {recorded[0]:,}, left in the book: {len(book.events)}"
     )
     for case in cases:
         for mode in modes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -39,6 +40,10 @@ class AsyncShell(Generic[CommandT, NoteT]):
         self._stopping.set()
 
     async def run(self) -> None:
+        # What was built at start-up (plant graphs, router, core) lives as long as the shell: keep full
+        # garbage collections from walking it again and again (a pause of ~100 ms on a large plant).
+        gc.collect()  # not to freeze garbage along with it
+        gc.freeze()
         while not self._stopping.is_set():
             self.step()
             with contextlib.suppress(TimeoutError):

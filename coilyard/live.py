@@ -7,7 +7,8 @@
 2. every `poll_interval` seconds the port is drained and each event handed to `core.handle`;
 3. a `Tick` follows whenever something was handled, when a `WakeAt` the core asked for is due, and at least
    every `heartbeat` seconds;
-4. effects: `SendRoute`/`Cancel` go to `port.send`, `OrderChanged` is logged in `transitions` and pushed to
+4. effects: `SendRoute`/`Cancel` go to `port.send`, `OrderChanged` is kept in `transitions` (the most recent
+   `RECENT_TRANSITIONS`; the full record is what subscribers, the event bus and the audit keep) and pushed to
    every `subscribe()` queue, `WakeAt` sets the next tick.
 
 Times are the loop's clock (`now()`, monotonic seconds, the same clock `Vda5050Port` stamps events with).
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections import deque
 from dataclasses import dataclass
 
 from coilyard.async_shell import AsyncShell
@@ -38,6 +40,9 @@ from fleet.domain.vehicles import VehicleState
 from fleet.ports import Cancel, SendRoute, VehiclePort
 
 log = logging.getLogger("coilyard.live")
+# A long-running service keeps only a window of transitions in memory: an unbounded list grows forever and
+# every full garbage collection walks it.
+RECENT_TRANSITIONS = 10_000
 
 Command = SubmitOrder | SubmitSequence | CancelOrder
 
@@ -71,7 +76,7 @@ class LiveFleet(AsyncShell[Command, OrderTransition]):
         self.core = core
         self.port = port
         self.heartbeat = heartbeat
-        self.transitions: list[OrderTransition] = []
+        self.transitions: deque[OrderTransition] = deque(maxlen=RECENT_TRANSITIONS)
         self.handled = 0
         self._wake = math.inf
         self._last_tick = -math.inf

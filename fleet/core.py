@@ -11,8 +11,12 @@ Messages (`Message`):
   compute the travel times to the new orders' pickups, `Dispatcher.prepare`), `CancelOrder(order, reason)`;
 - vehicle events from the port (`ports.VehicleEvent`): `Progress`, `Arrived`, `OperationDone`,
   `StateChanged` (error and unavailable included), `EnergyReport`;
+- `SetClosed(node= | edge=, closed)`: close a node or an edge to every vehicle, or open it again; the travel
+  times the change made wrong are searched again here (`Dispatcher.repair`), not in the next dispatch.
+  Routes already sent are not changed;
 - `Tick()`: dispatch (orders, chargers, parking), retry allocation for waiting vehicles (longest waiting
-  first, vehicles just back from a deadlock retreat last), resolve deadlocks, make parked blockers give way.
+  first, vehicles just back from a deadlock retreat last), resolve deadlocks (one vehicle retreats, or a
+  joint plan moves several), make parked blockers give way.
 
 Crane commands and events (`SendCraneMove`, `CraneAt`, events of vehicles the fleet does not own) are not the
 fleet's: `handle` ignores them.
@@ -57,7 +61,7 @@ from fleet.ports import (
     VehicleEvent,
 )
 from fleet.routing import NoRoute, Router
-from fleet.traffic import Resolution, ResolutionKind, Resource, TrafficControl, edge_resource
+from fleet.traffic import JointPlan, Resolution, ResolutionKind, Resource, TrafficControl, edge_resource
 from layout import Plant
 
 STEPS = 2  # nodes released ahead of the vehicle's node (the bounded base, k)
@@ -89,7 +93,20 @@ class Tick:
     """Periodic work: dispatch, allocation retries, deadlocks, parked blockers."""
 
 
-Message = SubmitOrder | SubmitSequence | CancelOrder | Tick | VehicleEvent
+@dataclass(frozen=True, kw_only=True)
+class SetClosed:
+    """Close `node`, or `edge` (source, target), to every vehicle; with `closed=False` open it again."""
+
+    node: str | None = None
+    edge: tuple[str, str] | None = None
+    closed: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.node is None) == (self.edge is None):
+            raise ValueError("SetClosed needs exactly one of node and edge")
+
+
+Message = SubmitOrder | SubmitSequence | CancelOrder | SetClosed | Tick | VehicleEvent
 
 # -------------------------------------------------------------------------------------------- effects
 
@@ -171,6 +188,9 @@ class FleetCore:
         self._errands = 0
         self.victimised: dict[str, int] = {}  # vehicle -> deadlock resolutions it gave way in (aging)
         self.waited: dict[str, int] = {}  # vehicle -> ticks it has been stalled without a break (FIFO order)
+        self.joint_plans = 0  # joint plans started (`_apply_plan`)
+        # Situations (every vehicle's node, claim and whether it may move) in which no joint plan was found.
+        self._no_plan: set[tuple[tuple[str, str, tuple[str, ...], bool], ...]] = set()
 
     # ------------------------------------------------------------------------------------------ queries
 
@@ -198,6 +218,8 @@ class FleetCore:
             self.dispatcher.prepare([spec.id for spec in message.specs])
         elif isinstance(message, CancelOrder):
             self.book.cancel(message.order, at, message.reason)
+        elif isinstance(message, SetClosed):
+            self._set_closed(message)
         elif isinstance(message, Tick):
             out += self._tick(at)
         elif isinstance(message, Progress):
@@ -211,10 +233,20 @@ class FleetCore:
         elif isinstance(message, EnergyReport):
             self.vehicles[message.vehicle].energy = message.energy
         out += self._after_transitions(seen, at)
-        changes: list[Effect] = [OrderChanged(transition=t) for t in self.book.events[seen:]]
+        # The book hands its transitions out (as effects the shell records) and keeps no growing log.
+        changes: list[Effect] = [OrderChanged(transition=t) for t in self.book.take_events()[seen:]]
         if not isinstance(message, Progress | Arrived) and self._waiting():
             out.append(WakeAt(at=at + self.tick_interval))
         return changes + out
+
+    def _set_closed(self, change: SetClosed) -> None:
+        """Close or open the node or edge in the router; the dispatcher's travel times are repaired now."""
+        if change.node is not None:
+            (self.router.close_node if change.closed else self.router.open_node)(change.node)
+        elif change.edge is not None:
+            source, target = change.edge
+            (self.router.close_edge if change.closed else self.router.open_edge)(source, target)
+        self.dispatcher.repair()
 
     # --------------------------------------------------------------------------------------- vehicle events
 
@@ -285,6 +317,11 @@ class FleetCore:
         if vid in self.out:
             if event.state is VehicleState.IDLE:
                 self.out.discard(vid)  # back in service where it stands; it holds its node already
+                order = vehicle.order  # kept only when its unit is on board
+                if order is not None:
+                    if self.book[order].state is OrderState.ACTIVE:
+                        return self._drive_order(vid, order, at)
+                    vehicle.order = None
             return []
         drive = self.drives.get(vid)
         if drive is None:
@@ -297,19 +334,27 @@ class FleetCore:
         return []
 
     def _fail_vehicle(self, vid: str, at: float, why: str) -> None:
-        """The vehicle is out: free all it held except the node it stands on, give its order back."""
+        """The vehicle is out: free all it held except the node it stands on, give its order back. An order
+        whose unit is on board (picked, not dropped) stays with the vehicle, ACTIVE: nobody else can pick the
+        unit up; the vehicle drives it on when it reports IDLE again."""
         self.out.add(vid)
         self.resume.discard(vid)
         self.hold.pop(vid, None)
         vehicle = self.vehicles[vid]
         self.drives.pop(vid, None)
         self._settle(vid)
-        self.dispatcher.vehicle_failed(vid, at)
+        carrying = vehicle.order if vehicle.load is not None else None
+        if carrying is None:
+            self.dispatcher.vehicle_failed(vid, at)
+        else:
+            self.dispatcher.release_hold(vid)
         for order in self.book.orders.values():
+            if order.id == carrying:
+                continue
             if order.vehicle == vid and order.state in (OrderState.ASSIGNED, OrderState.ACTIVE):
                 # Only an order whose unit was already dropped is left over: it cannot be redone.
                 self.book.fail(order.id, at, f"vehicle {vid} failed after the drop: {why}")
-        vehicle.order = None
+        vehicle.order = carrying
 
     def _settle(self, vid: str) -> None:
         """Free everything the vehicle holds but the node it last reported (it physically stands there)."""
@@ -418,6 +463,8 @@ class FleetCore:
             blocker, errand = self.hold.get(vid, ("", ""))
             if blocker in self.drives and self.drives[blocker].order == errand:
                 continue  # still waiting for the vehicle it made room for
+            if vid in self.drives or self.traffic.in_plan(vid):
+                continue  # moving for a joint plan (`_apply_plan`): its route again once that is done
             self.hold.pop(vid, None)
             self.resume.discard(vid)
             order = self.vehicles[vid].order
@@ -432,7 +479,11 @@ class FleetCore:
             resolution = self._one_resolution()
             if resolution is None:
                 break
-            out += self._apply(resolution)
+            if isinstance(resolution, JointPlan):
+                out += self._apply_plan(resolution)
+            else:
+                out += self._apply(resolution)
+        out += self._untangle_stalls()
         out += self._unblock()
         return out
 
@@ -510,12 +561,19 @@ class FleetCore:
                 return False
         return True
 
-    def _one_resolution(self) -> Resolution | None:
+    def _one_resolution(self) -> Resolution | JointPlan | None:
         """The first deadlock that can be resolved. Victims are chosen fairly: the vehicle that gave way least
         often goes first, and among equals one on an order-less drive (parking, charging, an errand) before
-        one on an order. Without that, the same vehicle could be sent back every time (livelock)."""
+        one on an order. Without that, the same vehicle could be sent back every time (livelock).
+
+        When no single victim has a way out, several vehicles' moves are planned together
+        (`traffic.untangle`): the cycle's vehicle that has waited longest drives to the end of its claim, and
+        the vehicles standing around it make room, in plan order. One joint plan runs at a time; cycles that
+        involve its vehicles wait for it."""
         for cycle in self.traffic.deadlocks():
             if any(v in self.out or v not in self.drives or self.drives[v].stopping for v in cycle):
+                continue
+            if any(self.traffic.in_plan(v) for v in cycle):
                 continue
             for vid in cycle:
                 orderless = self.drives[vid].kind in _ORDERLESS
@@ -524,7 +582,106 @@ class FleetCore:
             if resolution is not None:
                 self.victimised[resolution.victim] = self.victimised.get(resolution.victim, 0) + 1
                 return resolution
+            plan = self._joint_plan(cycle)
+            if plan is not None:
+                return plan
         return None
+
+    def _joint_plan(self, cycle: Sequence[str]) -> JointPlan | None:
+        """A joint plan for a cycle no single retreat resolves, or for a stalled vehicle and the standing ones it
+        waits for; None if there is none (or one runs already)."""
+        if self.traffic.plan is not None:
+            return None
+        movable = self._movable()
+        key = tuple(
+            (v, self.traffic.node_of(v), self.traffic.claim_of(v), v in movable)
+            for v in self.traffic.vehicles
+        )
+        if key in self._no_plan:
+            return None  # searched in this very situation already: nothing changed since
+        stalled = [v for v in cycle if self._stalled(v)]
+        leads = sorted(stalled, key=lambda v: (-self.waited.get(v, 0), self.victimised.get(v, 0), v))
+        plan = self.traffic.untangle(cycle, self.router, movable, leads=leads)
+        if plan is None:
+            if len(self._no_plan) > 1000:
+                self._no_plan.clear()
+            self._no_plan.add(key)
+        return plan
+
+    def _untangle_stalls(self) -> list[Effect]:
+        """A stalled vehicle that waits for a vehicle without a drive (idle, or back from a retreat) that could
+        not make way alone: plan their moves together, the stalled vehicle leading (longest waiting first)."""
+        if self.traffic.plan is not None:
+            return []
+        for vid in sorted(self.waited, key=lambda v: (-self.waited[v], v)):
+            if not self._stalled(vid):
+                continue
+            standing = sorted(
+                b for b in self.traffic.waits_for(vid) if b not in self.drives and b not in self.out
+            )
+            if standing:
+                plan = self._joint_plan((vid, *standing))
+                if plan is not None:
+                    return self._apply_plan(plan)
+        return []
+
+    def _movable(self) -> set[str]:
+        """Vehicles a joint plan may move: neither out, loading, charging nor stopping, and not about to work at
+        the end of their route (released up to it, on an order, charge or park drive)."""
+        movable = set()
+        for vid in self.traffic.vehicles:
+            drive = self.drives.get(vid)
+            if vid in self.out or (drive is not None and (drive.stopping or drive.arrived)):
+                continue
+            if (
+                drive is None
+                or drive.kind in (DriveKind.ERRAND, DriveKind.RETREAT)
+                or len(self.traffic.claim_of(vid)) > len(self.traffic.base_of(vid))
+            ):
+                movable.add(vid)
+        return movable
+
+    def _apply_plan(self, plan: JointPlan) -> list[Effect]:
+        """Claim a joint plan (traffic control gates its allocation into plan order) and send every route. The
+        lead keeps its drive with the plan's route to its destination; the others make room: a drive for an
+        order becomes a retreat (the order's route is sent again once the retreat is done), a charge or park
+        drive an errand, and a vehicle without a drive gets an errand."""
+        self.traffic.execute(plan)
+        self.joint_plans += 1
+        out: list[Effect] = []
+        for vid, path in sorted(plan.paths.items()):
+            drive = self.drives.get(vid)
+            if drive is None:
+                self._errands += 1
+                self.dispatcher.release_hold(vid)
+                drive = Drive(
+                    order=f"make-way-{self._errands}",
+                    kind=DriveKind.ERRAND,
+                    nodes=path,
+                    released=1,
+                    operation=Operation.MOVE,
+                )
+                self.drives[vid] = drive
+            else:
+                drive.nodes = drive.nodes[: drive.released] + path[1:]
+                if vid != plan.lead:
+                    self._to_retreat(vid, drive)
+            if vid != plan.lead:
+                self.victimised[vid] = self.victimised.get(vid, 0) + 1
+            ahead = self.traffic.allocate(vid, self.steps)
+            drive.released = max(drive.released, drive.pos + ahead)
+            out.append(drive.command(vid))
+        return out
+
+    def _to_retreat(self, vid: str, drive: Drive) -> None:
+        """The drive no longer reaches its destination: an order's becomes a retreat (its route is sent again
+        after it), a charge or park drive an errand (the place is given back, the next dispatch plans it)."""
+        drive.operation = Operation.MOVE
+        if drive.kind is DriveKind.ORDER:
+            drive.kind = DriveKind.RETREAT
+        elif drive.kind in (DriveKind.CHARGE, DriveKind.PARK):
+            drive.kind = DriveKind.ERRAND
+            self.dispatcher.release_hold(vid)
 
     def _apply(self, resolution: Resolution) -> list[Effect]:
         """Stitch the proposal onto the victim's route: its released prefix stays, the rest is replaced."""
@@ -533,13 +690,7 @@ class FleetCore:
         self.traffic.claim(vid, resolution.nodes)
         drive.nodes = drive.nodes[: drive.released] + resolution.nodes[1:]
         if resolution.kind is ResolutionKind.RETREAT:
-            drive.operation = Operation.MOVE
-            if drive.kind is DriveKind.ORDER:
-                drive.kind = DriveKind.RETREAT
-            elif drive.kind in (DriveKind.CHARGE, DriveKind.PARK):
-                # It will not reach its place: give the place back, the next dispatch plans it again.
-                drive.kind = DriveKind.ERRAND
-                self.dispatcher.release_hold(vid)
+            self._to_retreat(vid, drive)
         ahead = self.traffic.allocate(vid, self.steps)
         drive.released = max(drive.released, drive.pos + ahead)
         return [drive.command(vid)]
@@ -592,10 +743,12 @@ class FleetCore:
         nearest node off B's escape path, and gets its route again only when B's errand is done."""
         out: list[Effect] = []
         for blocker in self.traffic.parked_blockers():
-            if not self._idle(blocker):
+            if not self._idle(blocker) or self.traffic.in_plan(blocker):
                 continue
             for vid, drive in sorted(self.drives.items()):
                 if drive.stopping or drive.kind is DriveKind.ERRAND or vid in self.out or vid in self.hold:
+                    continue
+                if self.traffic.in_plan(vid):
                     continue
                 stalled = self.traffic.base_of(vid) == (self.traffic.node_of(vid),)
                 if not stalled or blocker not in self.traffic.waits_for(vid):

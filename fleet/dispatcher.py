@@ -46,8 +46,9 @@ It runs the openTCS phases (research/fleet.md §1.5, §6.5) in one synchronous c
 
 `prepare(orders)` computes the travel times to the orders' next destinations (and, once, to the chargers
 and parking places) when the orders arrive, so that a decision searches only for what the router does not
-know yet (docs/fleet.md, "Dispatch time"); `dispatch` drops cached columns no open order needs once more
-than `COLUMN_SLACK` pile up.
+know yet (docs/fleet.md, "Dispatch time"); `repair()` searches again, when a topology change is handled, the
+ones the change made wrong; `dispatch` drops cached columns no open order needs once more than
+`COLUMN_SLACK` pile up.
 
 `vehicle_failed(vehicle, at)` gives the vehicle's order back to the book (ASSIGNED: `withdraw`; ACTIVE and
 nothing dropped yet: `reassign`) so the next dispatch gives it to another vehicle; an order whose unit was
@@ -182,6 +183,12 @@ class Dispatcher:
                     targets.setdefault(vclass, []).append(node)
         return sum(self.router.prepare(c, nodes, self.profile) for c, nodes in targets.items())
 
+    def repair(self) -> int:
+        """After a topology change (closures, penalties, prohibitions): search again now the travel times the
+        change made wrong (`Router.repair`), so that the next decision does not. Returns how many searches
+        ran."""
+        return self.router.repair()
+
     @property
     def holds(self) -> Mapping[str, Assignment]:
         """The charge and park assignments still standing, by vehicle (each holds its target node)."""
@@ -216,18 +223,20 @@ class Dispatcher:
 
         `busy` vehicles get nothing this round but keep their holds and the places they stand on."""
         self._release_holds(vehicles)
-        working = {
-            o.vehicle
-            for o in self.book.orders.values()
-            if o.state in (OrderState.ASSIGNED, OrderState.ACTIVE)
-        }
+        working: set[str | None] = set()
+        assigned: list[TransportOrder] = []
+        for o in self.book.orders.values():  # one pass: this runs over every open order per decision
+            if o.state is OrderState.ASSIGNED:
+                assigned.append(o)
+                working.add(o.vehicle)
+            elif o.state is OrderState.ACTIVE:
+                working.add(o.vehicle)
         free = [
             v
             for _, v in sorted(vehicles.items())
             if v.id not in working and v.id not in busy and self._free(v)
         ]
         orders = self.book.dispatchable()
-        assigned = [o for o in self.book.orders.values() if o.state is OrderState.ASSIGNED]
         holders = [
             vehicles[o.vehicle]
             for o in assigned
@@ -236,15 +245,16 @@ class Dispatcher:
         # Rows only for vehicles that may get an order: low ones only go to chargers (costed in phase 3).
         able = [v for v in free if not v.energy_low]
         sources = [*able, *holders]
-        travel = self._travel(sources, [*orders, *assigned]) if orders or assigned else np.empty((0, 0))
+        facts = _Facts.of([*orders, *assigned])
+        travel = self._travel(sources, facts) if orders or assigned else np.empty((0, 0))
         out: list[Assignment] = []
 
         # Phase 1: free orders, optimally.
         n_able, n_orders = len(able), len(orders)
         if able and orders:
             t = travel[:n_able, :n_orders]
-            cost = self._order_cost(t, orders, at)
-            feasible = np.isfinite(t) & self._fits(able, orders)
+            cost = self._order_cost(t, facts, at)
+            feasible = np.isfinite(t) & self._fits(able, facts.need[:n_orders])
             for i, j in solve(cost, feasible):
                 vehicle, order = able[i], orders[j]
                 out.append(self._give(vehicle, order, float(cost[i, j]), at))
@@ -324,39 +334,40 @@ class Dispatcher:
     def _on_the_way(vehicle: Vehicle) -> bool:
         return vehicle.state in (VehicleState.IDLE, VehicleState.MOVING) and source_node(vehicle) is not None
 
-    def _travel(self, vehicles: Sequence[Vehicle], orders: Sequence[TransportOrder]) -> FloatArray:
+    def _travel(self, vehicles: Sequence[Vehicle], facts: _Facts) -> FloatArray:
         """Seconds from each vehicle to each order's next destination; inf where the class cannot do it."""
-        out = np.full((len(vehicles), len(orders)), np.inf)
-        targets = [_first_node(o) for o in orders]
+        targets = facts.targets
+        out = np.full((len(vehicles), len(targets)), np.inf)
         for vclass, rows in _by_class(vehicles).items():
-            columns = [j for j, o in enumerate(orders) if o.spec.vehicle_class in (None, vclass)]
-            if not columns:
-                continue
             graph = self.plant.graph(vclass)
-            columns = [j for j in columns if targets[j] in graph]
+            columns = [
+                j for j, c in enumerate(facts.classes) if (c is None or c == vclass) and targets[j] in graph
+            ]
             if not columns:
                 continue
+            wanted = [targets[j] for j in columns]
             block = self.router.cost_matrix(
-                vclass,
-                [source_node(vehicles[i]) or "" for i in rows],
-                [targets[j] for j in columns],
-                self.profile,
+                vclass, [source_node(vehicles[i]) or "" for i in rows], wanted, self.profile
             )
-            out[np.ix_(rows, columns)] = block
+            if len(rows) == len(vehicles) and len(columns) == len(targets):
+                out = block  # one class that can do every order: the common case, no scatter
+            else:
+                out[np.ix_(rows, columns)] = block
             # Columns of destinations no open order has any more are dropped once they pile up.
-            keep = [*(targets[j] for j in columns), *self.chargers, *self.parking]
+            keep = [*wanted, *self.chargers, *self.parking]
             self.router.forget_columns(vclass, keep, self.profile, slack=COLUMN_SLACK)
         return out
 
-    def _order_cost(self, travel: FloatArray, orders: Sequence[TransportOrder], at: float) -> FloatArray:
-        """The cost formula of the module docstring; inf where `travel` is."""
-        priority = np.fromiter((o.spec.priority for o in orders), dtype=np.float64, count=len(orders))
-        cost = travel - self.priority_weight * priority
-        due = [j for j, o in enumerate(orders) if o.spec.deadline is not None]
-        if due:
-            deadline = np.array([orders[j].spec.deadline for j in due], dtype=np.float64)
+    def _order_cost(self, travel: FloatArray, facts: _Facts, at: float) -> FloatArray:
+        """The cost formula of the module docstring, for the first `travel.shape[1]` orders of `facts`; inf
+        where `travel` is."""
+        n = travel.shape[1]
+        cost = travel - self.priority_weight * facts.priority[:n]
+        due = np.flatnonzero(~np.isnan(facts.deadline[:n]))
+        if due.size:
+            deadline = facts.deadline[due]
             t = travel[:, due]
-            best = np.where(np.isfinite(t), t, np.inf).min(axis=0)
+            best = t.min(axis=0)  # inf where no vehicle can
             with np.errstate(invalid="ignore"):
                 late = np.maximum(0.0, at + t - deadline)
                 deferred = np.maximum(0.0, at + self.defer_horizon + best - deadline)
@@ -365,12 +376,11 @@ class Dispatcher:
         return cost
 
     @staticmethod
-    def _fits(vehicles: Sequence[Vehicle], orders: Sequence[TransportOrder]) -> BoolArray:
+    def _fits(vehicles: Sequence[Vehicle], need: FloatArray) -> BoolArray:
         """Capacity (the class is already in the travel matrix: inf across classes)."""
         capacity = np.fromiter(
             (v.capabilities.max_load for v in vehicles), dtype=np.float64, count=len(vehicles)
         )
-        need = np.fromiter((o.spec.required_capacity for o in orders), dtype=np.float64, count=len(orders))
         fits: BoolArray = (capacity[:, None] >= need[None, :]) & (need[None, :] >= 0)
         return fits
 
@@ -424,6 +434,32 @@ class Dispatcher:
             self._holds[vehicle.id] = assignment
             out.append(assignment)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What a decision reads of each order, gathered in one pass over them (it runs per decision)."""
+
+    targets: list[str]  # next destination
+    classes: list[str | None]  # required vehicle class
+    priority: FloatArray
+    deadline: FloatArray  # nan where none
+    need: FloatArray  # tonnes the vehicle must carry
+
+    @classmethod
+    def of(cls, orders: Sequence[TransportOrder]) -> _Facts:
+        specs = [o.spec for o in orders]
+        n = len(specs)
+        return cls(
+            [
+                s.destinations[min(o.done, len(s.destinations) - 1)].node
+                for o, s in zip(orders, specs, strict=True)
+            ],
+            [s.vehicle_class for s in specs],
+            np.fromiter((s.priority for s in specs), dtype=np.float64, count=n),
+            np.fromiter((np.nan if s.deadline is None else s.deadline for s in specs), np.float64, count=n),
+            np.fromiter((s.required_capacity for s in specs), dtype=np.float64, count=n),
+        )
 
 
 def _first_node(order: TransportOrder) -> str:

@@ -22,6 +22,11 @@ The openTCS scheme, synchronous and pure (no I/O, no threads, no clock):
   its claim conflicts with something B holds (or B is oncoming in its corridor). `deadlocks` returns its
   cycles; `resolve` proposes a way out for one vehicle of a cycle (see `resolve`). `parked_blockers` and
   `make_way` do the same for a vehicle at the end of its claim that stands in another's way.
+- Joint plans: when no single vehicle has a way out, `untangle` searches the moves of several vehicles
+  together (A* over joint configurations on the local subgraph, with a budget), and `execute` runs them
+  through the same claim/allocate/free: each move is allocated only after the earlier conflicting moves of
+  the plan were made (so it runs in plan order whatever the vehicles' timing), and everyone else is kept off
+  what the remaining moves need.
 
 See docs/fleet.md for why this is safe and what it does not guarantee.
 """
@@ -30,7 +35,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
@@ -74,6 +80,36 @@ class Resolution:
     kind: ResolutionKind
     nodes: tuple[str, ...]
     cycle: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JointPlan:
+    """A way out of a deadlock that needs several vehicles to move (`TrafficControl.untangle`).
+
+    `paths[v]` is the route of vehicle `v` from the end of its base (only vehicles that move are in it);
+    `moves` is the sequential plan, each move as (vehicle, index in its path of the node it enters). The lead
+    drives its whole remaining claim, to its end; the others make room and stop at the end of their paths."""
+
+    lead: str
+    paths: Mapping[str, tuple[str, ...]]
+    moves: tuple[tuple[str, int], ...]
+    cycle: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Running:
+    """A joint plan being executed: who still has moves to make, what each move waits for, what is reserved."""
+
+    plan: JointPlan
+    left: set[str]  # vehicles with moves still to make
+    waits: dict[tuple[str, int], dict[str, int]]  # move -> {other vehicle: index it must have reached}
+    offset: dict[str, int]  # vehicle -> index in its traffic path of its plan path's first node (base end)
+    reserved: frozenset[Resource] = frozenset()
+
+
+UNTANGLE_BUDGET = 20_000  # joint configurations expanded at most per lead vehicle
+UNTANGLE_VEHICLES = 5  # vehicles planned together at most (the lead included)
+UNTANGLE_RADIUS = 10  # the local subgraph: nodes within this many edges of the cycle and the lead's claim
 
 
 @dataclass(slots=True)
@@ -182,6 +218,11 @@ class TrafficControl:
         self.corridors = corridors(plant)
         self._vehicles: dict[str, _Vehicle] = {}
         self._owner: dict[Resource, str] = {}
+        self._running: _Running | None = None  # the joint plan being executed, if any
+        self._move_conflict_cache: dict[tuple[str, str], frozenset[str]] = {}
+        # Joint searches that found no plan, by their inputs (budget, goal, start, moves): the search is a
+        # pure function of those, so the same inputs fail again.
+        self._no_joint_plan: set[tuple[object, ...]] = set()
 
     # ------------------------------------------------------------------------------------------ queries
 
@@ -293,6 +334,8 @@ class TrafficControl:
         for a, b in pairwise(nodes):
             if not graph.has_edge(a, b):
                 raise TrafficError(f"claim for {vehicle}: no edge {a}->{b} for class {v.vehicle_class}")
+        if self.in_plan(vehicle):
+            self._running = None  # a new claim (cancel, failure) ends the joint plan: everyone is free again
         v.path = v.path[v.pos : v.base + 1] + nodes[1:]
         v.base -= v.pos
         v.pos = 0
@@ -306,10 +349,14 @@ class TrafficControl:
             raise ValueError(f"steps must be >= 0, got {steps}")
         v = self._get(vehicle)
         limit = min(v.pos + steps, len(v.path) - 1)
+        running = self._running
+        if running is not None and vehicle in running.left:
+            limit = min(limit, self._allowed(vehicle, running))
+        reserved = frozenset() if running is None or vehicle in running.left else running.reserved
         while v.base < limit:
             u, w = v.path[v.base], v.path[v.base + 1]
             pair = (edge_resource(u, w), w)
-            if self.pair_blockers(vehicle, u, w):
+            if self.pair_blockers(vehicle, u, w) or pair[0] in reserved or pair[1] in reserved:
                 break
             v.base += 1
             for r in pair:
@@ -328,12 +375,22 @@ class TrafficControl:
             ) from None
         v.pos = index
         self._sync(v)
+        running = self._running
+        if (
+            running is not None
+            and vehicle in running.left
+            and self._plan_index(vehicle, running) == len(running.plan.paths[vehicle]) - 1
+        ):
+            running.left.discard(vehicle)  # its moves are made: from now on it is traffic like any other
+            self._reserve(running)
 
     def release(self, vehicle: str) -> None:
         """Forget the vehicle and free all it holds (it died, or its order was cancelled and it left)."""
         v = self._vehicles.pop(vehicle, None)
         if v is None:
             raise TrafficError(f"unknown vehicle {vehicle!r}")
+        if self._running is not None and vehicle in self._running.left:
+            self._running = None
         for r in v.held:
             if self._owner.get(r) == vehicle:
                 del self._owner[r]
@@ -428,6 +485,325 @@ class TrafficControl:
             if retreat is not None:
                 return Resolution(vid, ResolutionKind.RETREAT, retreat, cycle)
         return None
+
+    # ------------------------------------------------------------------------------------ joint plans
+
+    @property
+    def plan(self) -> JointPlan | None:
+        """The joint plan being executed (`execute`), until its last vehicle made its last move."""
+        return None if self._running is None else self._running.plan
+
+    def in_plan(self, vehicle: str) -> bool:
+        """Whether `vehicle` still has moves to make in the joint plan being executed."""
+        return self._running is not None and vehicle in self._running.left
+
+    def untangle(
+        self,
+        deadlock: Sequence[str],
+        router: Router,
+        movable: Iterable[str],
+        *,
+        leads: Sequence[str] | None = None,
+        profile: CostProfile = FASTEST,
+        budget: int = UNTANGLE_BUDGET,
+    ) -> JointPlan | None:
+        """Plan several vehicles' moves together when no single victim has a way out (`resolve` gave None).
+
+        For each lead (a vehicle of the cycle, in the order of `leads`, default lowest priority last), a
+        best-first search over joint configurations finds the fewest single-edge moves after which the lead
+        stands at the end of its claim. It moves the lead and up to `UNTANGLE_VEHICLES` - 1 of the `movable`
+        vehicles (those the caller may send elsewhere: not loading, not out), the cycle's first, then the
+        nearest, on the nodes within `UNTANGLE_RADIUS` edges of the cycle and the lead's claim. Each starts at
+        the end of its base (one still driving its base gets there whatever the others do). Every other
+        vehicle is an obstacle with all it holds. A configuration is valid when no two vehicles stand on
+        conflicting nodes, and a move when its edge and node conflict with no other vehicle's node. At most
+        `budget` configurations are expanded per lead. None: no plan (or a plan is being executed already).
+
+        The plan is not applied: `execute` claims it and gates the allocation so it runs in plan order."""
+        if self._running is not None:
+            return None
+        cycle = tuple(deadlock)
+        mobile = {m for m in movable if m in self._vehicles} | set(cycle)
+        order = list(leads) if leads is not None else sorted(cycle, key=lambda x: (-self._get(x).priority, x))
+        for lead in order:
+            if lead in mobile and len(self._vehicles[lead].path) > 1 + self._vehicles[lead].pos:
+                plan = self._joint_search(lead, cycle, mobile, router, profile=profile, budget=budget)
+                if plan is not None:
+                    return plan
+        return None
+
+    def execute(self, plan: JointPlan) -> None:
+        """Start a joint plan: claim every path, then allocate each vehicle's moves only once the moves before
+        them in the plan that touch conflicting resources are made (an action dependency graph), and keep
+        everyone else off the resources of the moves still to make (reserved) until they are made. Safety is
+        still checked at every allocation; the plan only orders it. A new claim for (or the release of) a
+        vehicle with moves left ends the plan early."""
+        if self._running is not None:
+            raise TrafficError("a joint plan is being executed already")
+        for vid, path in plan.paths.items():
+            if path[0] != self._get(vid).base_end:
+                raise TrafficError(f"joint plan: {vid}'s path must start at its base's end, not {path[0]}")
+        offset: dict[str, int] = {}
+        for vid, path in sorted(plan.paths.items()):
+            self.claim(vid, path)
+            offset[vid] = self._vehicles[vid].base
+        touched = [(vid, i, self._move_resources(plan, vid, i)) for vid, i in plan.moves]
+        waits: dict[tuple[str, int], dict[str, int]] = {}
+        for k, (vid, i, mine) in enumerate(touched):
+            reach = set().union(*(self.conflicts[r] for r in mine))
+            needs: dict[str, int] = {}
+            for other, j, theirs in touched[:k]:
+                if other != vid and reach & theirs:
+                    needs[other] = max(needs.get(other, 0), j)
+            waits[(vid, i)] = needs
+        running = _Running(plan, set(plan.paths), waits, offset)
+        self._running = running
+        self._reserve(running)
+
+    def _allowed(self, vehicle: str, running: _Running) -> int:
+        """The last index of the vehicle's path whose move (and every move before it) may be made now."""
+        path = running.plan.paths[vehicle]
+        index = self._plan_index(vehicle, running)
+        while index + 1 < len(path):
+            needs = running.waits[(vehicle, index + 1)]
+            if any(o in running.left and self._plan_index(o, running) < j for o, j in needs.items()):
+                break
+            index += 1
+        return running.offset[vehicle] + index
+
+    def _plan_index(self, vehicle: str, running: _Running) -> int:
+        """How far the vehicle got along its plan path (0 while it still drives the base it had before)."""
+        return max(0, self._vehicles[vehicle].pos - running.offset[vehicle])
+
+    def _reserve(self, running: _Running) -> None:
+        """Reserve (against everyone outside the plan) what the moves still to make touch."""
+        if not running.left:
+            self._running = None
+            return
+        reserved: set[Resource] = set()
+        for vid, i in running.plan.moves:
+            if vid in running.left and i > self._plan_index(vid, running):
+                for r in self._move_resources(running.plan, vid, i):
+                    reserved |= self.conflicts[r]
+        running.reserved = frozenset(reserved)
+
+    @staticmethod
+    def _move_resources(plan: JointPlan, vehicle: str, index: int) -> set[Resource]:
+        a, b = plan.paths[vehicle][index - 1], plan.paths[vehicle][index]
+        return {a, edge_resource(a, b), b}
+
+    def _joint_search(
+        self,
+        lead: str,
+        cycle: tuple[str, ...],
+        mobile: set[str],
+        router: Router,
+        *,
+        profile: CostProfile,
+        budget: int,
+    ) -> JointPlan | None:
+        goal = self._vehicles[lead].path[-1]
+        # The local subgraph: nodes near the cycle's vehicles and the lead's claim (undirected hops).
+        near: dict[str, int] = {}
+        queue: deque[str] = deque()
+        for n in sorted({*(self._vehicles[c].base_end for c in cycle), *self._vehicles[lead].remaining()}):
+            near[n] = 0
+            queue.append(n)
+        undirected = self._undirected()
+        while queue:
+            n = queue.popleft()
+            if near[n] < UNTANGLE_RADIUS:
+                for m in sorted(undirected[n]):
+                    if m not in near:
+                        near[m] = near[n] + 1
+                        queue.append(m)
+        others = sorted(
+            (m for m in mobile if m != lead and self._vehicles[m].base_end in near),
+            key=lambda m: (m not in cycle, near[self._vehicles[m].base_end], m),
+        )
+        agents = [lead, *others[: UNTANGLE_VEHICLES - 1]]
+        blocked: set[Resource] = set()
+        for vid, v in self._vehicles.items():
+            if vid not in agents:
+                for r in v.held:
+                    blocked |= self.conflicts[r]
+        if goal in blocked:
+            return None
+        # Per vehicle: where it may go from each node (class graph, finite cost, local, not blocked).
+        moves: list[dict[str, list[str]]] = []
+        for vid in agents:
+            v = self._vehicles[vid]
+            adjacency: dict[str, list[str]] = {}
+            for a, b in self._graph(v.vehicle_class).edges:
+                local = a in near and b in near and not {b, edge_resource(a, b)} & blocked
+                if local and math.isfinite(router.edge_cost(v.vehicle_class, a, b, profile)):
+                    adjacency.setdefault(a, []).append(b)
+            moves.append({a: sorted(bs) for a, bs in adjacency.items()})
+        # Hops to the goal for the lead (reverse BFS): the search's heuristic.
+        to_goal: dict[str, int] = {goal: 0}
+        queue.append(goal)
+        reverse: dict[str, list[str]] = {}
+        for a, bs in moves[0].items():
+            for b in bs:
+                reverse.setdefault(b, []).append(a)
+        while queue:
+            n = queue.popleft()
+            for m in sorted(reverse.get(n, ())):
+                if m not in to_goal:
+                    to_goal[m] = to_goal[n] + 1
+                    queue.append(m)
+        # A vehicle still driving its base starts where the base ends: it gets there whatever the others do.
+        start = tuple(self._vehicles[a].base_end for a in agents)
+        if start[0] not in to_goal:
+            return None
+        # The same search in the same order finds nothing again: remember failures by the search's inputs.
+        key = (budget, goal, start, tuple(tuple((a, tuple(bs)) for a, bs in m.items()) for m in moves))
+        if key in self._no_joint_plan:
+            return None
+        found = self._search_configurations(goal, start, moves, to_goal, budget)
+        if found is None:
+            if len(self._no_joint_plan) >= 256:
+                self._no_joint_plan.clear()
+            self._no_joint_plan.add(key)
+            return None
+        return self._joint_plan(lead, agents, start, found, cycle)
+
+    def _search_configurations(
+        self,
+        goal: str,
+        start: tuple[str, ...],
+        moves: list[dict[str, list[str]]],
+        to_goal: Mapping[str, int],
+        budget: int,
+    ) -> list[tuple[int, str]] | None:
+        """Best-first search over joint configurations (agent 0 is the lead): the moves (agent, node entered), in
+        order, to the first configuration found with the lead at `goal`; None when `budget` expansions find
+        none. A move of agent i from a to b is valid when no other agent stands on a node that conflicts with
+        b or edge {a, b}. Ties go to the configuration pushed first.
+
+        A configuration is coded as one integer (node numbers in base `size`, agent i at digit i), so that a
+        move is an addition and configurations hash cheaply; the search order does not depend on the coding."""
+        names = sorted(
+            {*start, *(a for m in moves for a in m), *(b for m in moves for bs in m.values() for b in bs)}
+        )
+        index = {n: k for k, n in enumerate(names)}
+        size = len(names)
+        agents = len(start)
+        weights = [size**i for i in range(agents)]
+        heuristic = [to_goal.get(n, -1) for n in names]
+        # Per agent and node number: (the nodes another agent must not stand on, the configuration's change,
+        # the lead's hops to the goal after the move) of each move, in the order of `moves`. For the lead only
+        # the moves to nodes the goal can be reached from (the others are never pushed).
+        steps: list[list[list[tuple[frozenset[int], int, int]]]] = []
+        for i, adjacency in enumerate(moves):
+            table: list[list[tuple[frozenset[int], int, int]]] = [[] for _ in names]
+            for a, bs in adjacency.items():
+                for b in bs:
+                    if i == 0 and b not in to_goal:
+                        continue
+                    forbidden = frozenset(index[c] for c in self._move_conflicts(a, b) if c in index)
+                    table[index[a]].append(
+                        (forbidden, (index[b] - index[a]) * weights[i], to_goal.get(b, -1))
+                    )
+            steps.append(table)
+        goal_number = index.get(goal, -1)
+        origin = sum(index[n] * w for n, w in zip(start, weights, strict=True))
+        seen: dict[int, tuple[int, int] | None] = {origin: None}
+        cost: dict[int, int] = {origin: 0}
+        heap: list[tuple[int, int, int, int]] = [(to_goal[start[0]], 0, 0, origin)]
+        counter = 0
+        expanded = 0
+        heappop, heappush = heapq.heappop, heapq.heappush
+        while heap and expanded < budget:
+            _, g, _, state = heappop(heap)
+            if g > cost[state]:
+                continue
+            at: list[int] = []
+            rest = state
+            for _ in weights:
+                rest, node = divmod(rest, size)
+                at.append(node)
+            if at[0] == goal_number:
+                return self._configuration_moves(state, seen, names, weights)
+            expanded += 1
+            g1 = g + 1
+            others = at[1:]
+            for forbidden, change, h in steps[0][at[0]]:
+                if not forbidden.isdisjoint(others):
+                    continue
+                nxt = state + change
+                known = cost.get(nxt)
+                if known is not None and known <= g1:
+                    continue
+                cost[nxt] = g1
+                seen[nxt] = (state, 0)
+                counter += 1
+                heappush(heap, (g1 + h, g1, counter, nxt))
+            f = g1 + heuristic[at[0]]
+            for i in range(1, agents):
+                others = at[:i] + at[i + 1 :]
+                for forbidden, change, _ in steps[i][at[i]]:
+                    if not forbidden.isdisjoint(others):
+                        continue
+                    nxt = state + change
+                    known = cost.get(nxt)
+                    if known is not None and known <= g1:
+                        continue
+                    cost[nxt] = g1
+                    seen[nxt] = (state, i)
+                    counter += 1
+                    heappush(heap, (f, g1, counter, nxt))
+        return None
+
+    @staticmethod
+    def _configuration_moves(
+        state: int, seen: Mapping[int, tuple[int, int] | None], names: list[str], weights: list[int]
+    ) -> list[tuple[int, str]]:
+        """The moves (agent, node entered) from the search's start to `state`, in order."""
+        size = len(names)
+        found: list[tuple[int, str]] = []
+        link = seen[state]
+        while link is not None:
+            previous, i = link
+            found.append((i, names[state // weights[i] % size]))
+            state = previous
+            link = seen[state]
+        found.reverse()
+        return found
+
+    def _move_conflicts(self, a: str, b: str) -> frozenset[str]:
+        """The nodes that conflict with node b or edge {a, b}: no other vehicle may stand there for a -> b."""
+        found = self._move_conflict_cache.get((a, b))
+        if found is None:
+            found = frozenset(
+                c for c in (*self.conflicts[b], *self.conflicts[edge_resource(a, b)]) if isinstance(c, str)
+            )
+            self._move_conflict_cache[(a, b)] = found
+        return found
+
+    @staticmethod
+    def _joint_plan(
+        lead: str,
+        agents: list[str],
+        start: tuple[str, ...],
+        steps: list[tuple[int, str]],
+        cycle: tuple[str, ...],
+    ) -> JointPlan:
+        paths: dict[str, list[str]] = {}
+        order: list[tuple[str, int]] = []
+        for i, node in steps:
+            path = paths.setdefault(agents[i], [start[i]])
+            path.append(node)
+            order.append((agents[i], len(path) - 1))
+        return JointPlan(lead, {v: tuple(p) for v, p in sorted(paths.items())}, tuple(order), cycle)
+
+    def _undirected(self) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for graph in self._plant.graphs.values():
+            for a, b in graph.edges:
+                found.setdefault(a, set()).add(b)
+                found.setdefault(b, set()).add(a)
+        return found
 
     def _free_graph(self, vehicle: str, router: Router, profile: CostProfile) -> nx.DiGraph[str]:
         v = self._get(vehicle)

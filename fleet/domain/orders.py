@@ -7,12 +7,16 @@ An order is a list of destinations, each a node with an operation, to be driven 
     ACTIVE   -> CREATED    only through `OrderBook.reassign` (the vehicle died before the drop), with a reason
     CREATED | ASSIGNED -> CANCELLED;  CREATED | ASSIGNED -> FAILED (unroutable, vehicle lost before start)
 
-The `OrderBook` is the only writer: each change is one `OrderTransition` appended to `OrderBook.events`, and
-each command returns the transitions it made. A command that raises changed nothing.
+The `OrderBook` is the only writer: each change is one `OrderTransition`, returned by the command that made
+it and appended to `OrderBook.events` until taken with `take_events()`; the fleet core takes them after every
+message and hands them out as effects, which the shell records. So the book keeps no log that grows with
+every decision (a long-lived list that full garbage collections would walk); `history(order)` gives an order's
+own last `HISTORY_LIMIT` transitions, kept with the order. A command that raises changed nothing.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -43,6 +47,9 @@ class OrderState(StrEnum):
 
 
 TERMINAL = frozenset({OrderState.FINISHED, OrderState.FAILED, OrderState.CANCELLED})
+# Transitions kept per order for `history`: an order's whole life takes 3 (CREATED -> ASSIGNED -> ACTIVE ->
+# FINISHED) plus 2 per withdrawal or reassignment; only an order withdrawn over and over loses its oldest.
+HISTORY_LIMIT = 16
 
 # Transitions any command may make. ACTIVE -> CREATED is deliberately absent: only `reassign` makes it.
 ALLOWED: dict[OrderState, frozenset[OrderState]] = {
@@ -152,7 +159,7 @@ class OrderSpec:
         return max(self.weight, self.min_capacity or 0.0)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class OrderTransition:
     """One recorded change of an order's state."""
 
@@ -171,6 +178,9 @@ class TransportOrder:
     vehicle: str | None = None
     sequence: str | None = None
     done: int = 0  # destinations completed so far
+    transitions: deque[OrderTransition] = field(
+        default_factory=lambda: deque(maxlen=HISTORY_LIMIT), compare=False, repr=False
+    )  # its last HISTORY_LIMIT transitions, oldest first
 
     @property
     def id(self) -> str:
@@ -215,12 +225,12 @@ class SequenceState(StrEnum):
 
 @dataclass
 class OrderBook:
-    """All transport orders of one plant, their sequences, and the history of every state change."""
+    """All transport orders of one plant, their sequences, and the state changes not taken yet (`events`)."""
 
     plant: Plant
     orders: dict[str, TransportOrder] = field(default_factory=dict)
     sequences: dict[str, OrderSequence] = field(default_factory=dict)
-    events: list[OrderTransition] = field(default_factory=list)
+    events: list[OrderTransition] = field(default_factory=list)  # made since the last `take_events()`
 
     # ------------------------------------------------------------------------------------------ lookups
 
@@ -231,9 +241,13 @@ class OrderBook:
             raise UnknownOrder(order) from None
 
     def history(self, order: str) -> list[OrderTransition]:
-        if order not in self.orders:
-            raise UnknownOrder(order)
-        return [e for e in self.events if e.order == order]
+        """The order's transitions, oldest first: all of them, or its last `HISTORY_LIMIT`."""
+        return list(self[order].transitions)
+
+    def take_events(self) -> list[OrderTransition]:
+        """The transitions made since the last call, in the order they were made; the book forgets them."""
+        taken, self.events = self.events, []
+        return taken
 
     def predecessor(self, order: str) -> str | None:
         """The order before `order` in its sequence, if any."""
@@ -261,8 +275,11 @@ class OrderBook:
     def _ready(self, order: TransportOrder) -> bool:
         if order.state is not OrderState.CREATED:
             return False
-        if any(self.orders[d].state is not OrderState.FINISHED for d in order.spec.dependencies):
+        dependencies = order.spec.dependencies
+        if dependencies and any(self.orders[d].state is not OrderState.FINISHED for d in dependencies):
             return False
+        if order.sequence is None:  # the common case, checked first: this runs for every order per decision
+            return True
         before = self.predecessor(order.id)
         if before is None:
             return True
@@ -502,4 +519,5 @@ class OrderBook:
         if to is OrderState.CREATED:
             order.done = 0
         self.events.append(event)
+        order.transitions.append(event)
         return event

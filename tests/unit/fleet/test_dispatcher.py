@@ -434,3 +434,29 @@ def test_release_hold_lets_the_next_dispatch_plan_the_vehicle_again() -> None:
     assert dispatcher.dispatch(vehicles, at=1.0) == []  # held: not sent twice
     dispatcher.release_hold("V1")
     assert [a.target_node for a in dispatcher.dispatch(vehicles, at=2.0)] == ["P2"]
+
+
+# ------------------------------------------------------------------------------------ topology changes
+
+
+def test_after_a_closure_and_repair_a_decision_runs_no_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    dispatcher, book, router = setup(order("O1", "D"), order("O2", "B"))
+    # The line plant has no fleet of its own (what `Dispatcher.prepare` goes by): prepare for class agv.
+    router.prepare("agv", ["D", "B", "CH1", "CH2", "P1", "P2"], dispatcher.profile)
+    router.close_edge("C", "D")  # D out of reach from the road before it
+    assert dispatcher.repair() >= 1  # the column to D (at least) was wrong and is searched again
+    assert dispatcher.repair() == 0
+
+    def no_search(*_: object) -> None:
+        raise AssertionError("a decision searched")
+
+    monkeypatch.setattr(router, "_dijkstra", no_search)
+    out = dispatcher.dispatch(fleet(vehicle("V1", "A"), vehicle("V2", "C")), at=0.0)
+    assert orders_of(out) == {"O2": "V2"}  # D cannot be reached now: one order, the nearer vehicle
+    monkeypatch.undo()
+    router.open_edge("C", "D")
+    assert dispatcher.repair() >= 1
+    monkeypatch.setattr(router, "_dijkstra", no_search)
+    book.withdraw("O2", 1.0, "test")
+    out = dispatcher.dispatch(fleet(vehicle("V1", "A"), vehicle("V2", "C")), at=1.0)
+    assert orders_of(out) == {"O1": "V2", "O2": "V1"}

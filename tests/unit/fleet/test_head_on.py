@@ -9,6 +9,10 @@ retreat, with no end (over 150 orders sent, T3 never finished).
 
 Reproduced twice: with fake vehicles whose edges take uneven times (`Timing`), and through the VDA 5050
 emulators as reported (`Chain` of test_vda5050_emulator.py, no broker).
+
+Three AGVs in a corridor with two passing bays, all sent to pick in one end bay and drop in a passing bay, meet
+in deadlocks that no single retreat resolves (the vehicle in the bay waits for the one in front of it, which
+waits to get in, and the third blocks the way back): a joint plan moves them together.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from fleet.domain.orders import Destination, Operation, OrderSequence, OrderSpec
 from fleet.ports import SendRoute
 from tests.fleet_harness import Loop, Timing
 from tests.unit.adapters.test_vda5050_emulator import Chain
+from tests.unit.fleet.test_core_properties import Liveness, Scenario, corridor, run
 from tests.wms_factories import tiny_plant
 
 ORDERS = ("T3", "L1", "L2")
@@ -80,3 +85,29 @@ def test_the_reported_livelock_through_the_vda5050_emulators_ends() -> None:
         chain.core.victimised.get("AGV-01", 0) <= 2
     )  # the westbound vehicle gave way once, not every second
     assert chain.port.stats["sent order"] < 60  # it was over 150 before the fix
+
+
+@pytest.mark.parametrize("timing", [None, (0, 2), (1, 3)])
+def test_three_agvs_into_a_passing_bay_are_untangled_by_a_joint_plan(timing: tuple[int, int] | None) -> None:
+    plant = corridor(6, 3, [1, 2])  # c0..c5, bays b0 (west end), b1, b2 (passing), b5 (east end)
+    orders = [
+        (
+            0,
+            OrderSpec(
+                id=f"O{i}",
+                destinations=(Destination("b0", Operation.PICK), Destination("b1", Operation.DROP)),
+            ),
+        )
+        for i in range(3)
+    ]
+    scenario = Scenario(orders, None, plant, timing=timing)
+    liveness = Liveness()
+    loop = run(scenario, plant, liveness)
+    assert {o: loop.core.book[o].state for o in ("O0", "O1", "O2")} == dict.fromkeys(
+        ("O0", "O1", "O2"), OrderState.FINISHED
+    )
+    assert (
+        loop.core.joint_plans >= 1
+    )  # before joint plans, O1 and O2 stayed open: a deadlock no retreat resolved
+    assert liveness.longest_stuck_cycle <= 2
+    assert liveness.waiting == {}

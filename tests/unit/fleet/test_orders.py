@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from fleet.domain.orders import (
     ALLOWED,
+    HISTORY_LIMIT,
     DependencyCycle,
     Destination,
     DuplicateOrder,
@@ -483,10 +484,48 @@ def test_any_command_sequence_leaves_a_consistent_history(commands: list[str]) -
                 book.reassign("T1", at, "vehicle died")
         except (InvalidOrderTransition, InvalidOrder):
             assert (book["T1"].state, len(book.events)) == before  # a refused command changed nothing
-    state = S.CREATED
-    for event in book.history("T1"):
+    history = book.history("T1")
+    assert history == book.events[-HISTORY_LIMIT:]  # its last transitions (all, unless it had more)
+    state = history[0].from_state if len(book.events) > HISTORY_LIMIT else S.CREATED
+    for event in history:
         assert event.from_state is state
         assert (event.from_state, event.to_state) in LEGAL or event.reason == "vehicle died"
         state = event.to_state
     assert state is book["T1"].state
     assert [e.at for e in book.events] == sorted(e.at for e in book.events)
+
+
+def test_taken_transitions_leave_the_book_and_stay_in_each_orders_history() -> None:
+    book = book_with(spec("T1"), spec("T2"))
+    made = [*book.assign("T1", "AGV-01", 1.0), *book.assign("T2", "AGV-02", 2.0), *book.start("T1", 3.0)]
+    assert book.take_events() == made
+    assert book.events == []
+    assert book.take_events() == []
+    assert book.history("T1") == [made[0], made[2]]
+    assert book.history("T2") == [made[1]]
+    later = book.start("T2", 4.0)
+    assert book.take_events() == later
+
+
+def test_an_order_withdrawn_over_and_over_keeps_its_last_transitions_only() -> None:
+    book = book_with(spec("T1"))
+    made: list[OrderTransition] = []
+    for i in range(HISTORY_LIMIT):
+        made += book.assign("T1", "AGV-01", 2.0 * i)
+        made += book.withdraw("T1", 2.0 * i + 1.0, "re-dispatch")
+    assert len(made) == 2 * HISTORY_LIMIT
+    assert book.history("T1") == made[-HISTORY_LIMIT:]
+    assert book.take_events() == made  # nothing is lost before the events are taken
+
+
+def test_the_fleet_core_hands_every_transition_out_once_and_the_book_keeps_none() -> None:
+    from fleet.core import FleetCore, OrderChanged, SubmitOrder, Tick
+
+    core = FleetCore(tiny_plant())
+    handed: list[OrderTransition] = []
+    for message, at in ((SubmitOrder(spec=spec("T1", vehicle_class="agv")), 0.0), (Tick(), 1.0)):
+        effects = core.handle(message, at)
+        handed += [e.transition for e in effects if isinstance(e, OrderChanged)]
+        assert core.book.events == []  # taken by the core: no log grows with every decision
+    assert [t.to_state for t in handed] == [S.ASSIGNED]
+    assert core.book.history("T1") == handed

@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fleet.core import FleetCore, SetClosed, SubmitOrder
 from fleet.dispatcher import Dispatcher
 from fleet.domain.orders import Destination, Operation, OrderBook, OrderSpec
 from fleet.routing import FASTEST, SHORTEST, CostProfile, Router
@@ -124,6 +126,33 @@ def test_kept_rows_and_columns_equal_a_fresh_search_bit_for_bit(
             np.testing.assert_allclose(got, plain, rtol=1e-12)
 
 
+@PROPERTY
+@given(
+    plant=grids(),
+    picks=st.lists(st.integers(0, 999), min_size=1, max_size=10),
+    changes=CHANGES,
+    profile=st.sampled_from([FASTEST, SHORTEST]),
+)
+def test_repair_searches_again_the_dropped_columns_and_only_those(
+    plant: Plant, picks: list[int], changes: list[list[tuple[int, int]]], profile: CostProfile
+) -> None:
+    nodes = sorted(plant.graph("agv"))
+    targets = list(dict.fromkeys(nodes[k % len(nodes)] for k in picks))
+    cached = Router(plant)
+    cached.prepare("agv", targets, profile)
+    fresh = Router(plant)
+    for step in changes:
+        change(cached, plant, step)
+        change(fresh, plant, step)
+        kept = set(cached._table("agv", profile).columns)
+        assert cached.repair() == len(set(targets) - kept)  # one search per dropped column
+        table, expected = cached._table("agv", profile), fresh._table("agv", profile)
+        assert set(table.columns) == set(targets)
+        for node in targets:
+            assert np.array_equal(table.columns[node], fresh._dijkstra(expected, [node], True)[0]), node
+        assert cached.repair() == 0  # nothing left to do
+
+
 def test_closing_a_grid_node_keeps_the_columns_that_have_another_way() -> None:
     plant = _open_grid(5)
     router = Router(plant)
@@ -181,3 +210,57 @@ def test_columns_no_open_order_needs_are_dropped_once_they_pile_up() -> None:
     assert router.forget_columns("agv", nodes[:5], SHORTEST, slack=20) == 0  # 25 <= 5 + 20: kept
     assert router.forget_columns("agv", nodes[:5], SHORTEST, slack=10) == 20
     assert set(router._table("agv", SHORTEST).columns) == set(nodes[:5])
+
+
+def test_a_closure_handled_by_the_core_leaves_no_search_to_the_next_dispatch() -> None:
+    plant = tiny_plant()
+    core = FleetCore(plant)
+    spec = OrderSpec(
+        id="T1",
+        destinations=(Destination("HM-X", Operation.PICK), Destination("H-FS1", Operation.DROP)),
+        vehicle_class="agv",
+    )
+    core.handle(SubmitOrder(spec=spec), 0.0)
+    table = core.router._table("agv", core.dispatcher.profile)
+    prepared = set(table.columns)
+    assert "HM-X" in prepared
+    core.handle(SetClosed(node="HM-X"), 1.0)  # the pickup itself: its column is wrong now
+    table = core.router._table("agv", core.dispatcher.profile)
+    assert core.router.closed_nodes == {"HM-X"}
+    assert set(table.columns) == prepared and table.dropped == []
+    assert core.router.repair() == 0  # already repaired by the core
+    core.handle(SetClosed(node="HM-X", closed=False), 2.0)
+    assert core.router.closed_nodes == set()
+    assert core.router.repair() == 0
+    edge = next(iter(plant.graph("agv").edges))
+    core.handle(SetClosed(edge=edge), 3.0)
+    assert core.router.closed_edges == {edge}
+    assert core.router.repair() == 0
+
+
+def test_a_closure_names_exactly_one_node_or_edge() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        SetClosed()
+    with pytest.raises(ValueError, match="exactly one"):
+        SetClosed(node="HM-X", edge=("HM-X", "H-FS1"))
+
+
+def test_columns_over_several_blocks_read_back_as_searched() -> None:
+    plant = _open_grid(20)  # 400 nodes: more columns than one block of the store holds
+    nodes = sorted(plant.graph("agv"))
+    router = Router(plant)
+    assert router.prepare("agv", nodes, SHORTEST) == len(nodes)
+    table = router._table("agv", SHORTEST)
+    plain = Router(plant).cost_matrix("agv", nodes, nodes, SHORTEST)  # rows: fewer searches one way only
+    sources = nodes[::7]
+    at = [nodes.index(s) for s in sources]
+    assert np.array_equal(router.cost_matrix("agv", sources, nodes, SHORTEST), plain[at])
+    # Free slots in both blocks, then fill them again with other columns: each reads back its own values.
+    keep = nodes[::3]
+    router.forget_columns("agv", keep, SHORTEST)
+    assert set(table.columns) == set(keep)
+    assert router.prepare("agv", nodes, SHORTEST) == len(nodes) - len(keep)
+    assert np.array_equal(router.cost_matrix("agv", sources, nodes[::-1], SHORTEST), plain[at][:, ::-1])
+    order = [table.index[n] for n in nodes]  # a column is indexed in the graph's node order
+    for node in nodes[::11]:
+        assert np.array_equal(table.columns[node][order], plain[:, nodes.index(node)])

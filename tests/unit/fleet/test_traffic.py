@@ -434,3 +434,110 @@ def test_a_parked_vehicle_in_the_way_is_sent_off_the_claims_and_the_other_passes
     tc.claim("P", way.nodes)
     checked(tc)
     drive(tc, router, {"V1": "d", "P": "s"})
+
+
+# ----------------------------------------------------------------------------------------- joint plans
+
+
+def _bays_corridor() -> Plant:
+    """Corridor c0..c5 (10 m apart) with side bays b0, b1, b2 and b5: vehicles pass only by one waiting in a bay."""
+    nodes = {f"c{i}": (10.0 + 10 * i, 50.0) for i in range(6)}
+    nodes |= {f"b{i}": (10.0 + 10 * i, 60.0) for i in (0, 1, 2, 5)}
+    edges = [(f"c{i}", f"c{i + 1}") for i in range(5)] + [(f"c{i}", f"b{i}") for i in (0, 1, 2, 5)]
+    return make_plant(nodes, edges)
+
+
+def _bay_deadlock(extra: bool = False) -> tuple[TrafficControl, Router]:
+    """The case of docs/fleet.md: AGV-03 wants out of bay b2 (west), AGV-02 in front of it wants in, AGV-01
+    stands behind AGV-02 and wants west too. With `extra`, V4 in bay b5 wants to drive west through the scene."""
+    plant = _bays_corridor()
+    tc = TrafficControl(plant)
+    claims = {
+        "AGV-01": ["c3", "c2", "c1", "b1"],
+        "AGV-02": ["c2", "b2"],
+        "AGV-03": ["b2", "c2", "c1", "c0", "b0"],
+    }
+    for vid, claim in claims.items():
+        tc.register(vid, "agv", claim[0])
+    for vid, claim in claims.items():
+        tc.claim(vid, claim)
+        assert tc.allocate(vid) == 1
+    if extra:
+        tc.register("V4", "agv", "b5")
+        tc.claim("V4", ["b5", "c5", "c4", "c3"])
+    return checked(tc), Router(plant)
+
+
+def test_a_deadlock_no_single_retreat_resolves_is_untangled_by_moving_several_vehicles() -> None:
+    tc, router = _bay_deadlock()
+    assert tc.deadlocks() == [("AGV-02", "AGV-03")]
+    assert tc.resolve(("AGV-02", "AGV-03"), router) is None  # nobody has a node off the others' claims
+    plan = tc.untangle(("AGV-02", "AGV-03"), router, {"AGV-01"}, leads=["AGV-02"])
+    assert plan is not None
+    assert plan.lead == "AGV-02"
+    assert plan.paths["AGV-02"][-1] == "b2"  # the lead gets where it wanted to go
+    assert plan.paths["AGV-01"] == ("c3", "c4")  # AGV-01 backs off first, then AGV-02 makes room for AGV-03
+    assert plan.moves[0] == ("AGV-01", 1)
+    assert len(plan.moves) == 6
+
+
+def test_a_vehicle_not_allowed_to_move_is_planned_around() -> None:
+    tc, router = _bay_deadlock()
+    plan = tc.untangle(("AGV-02", "AGV-03"), router, set(), leads=["AGV-02"])  # AGV-01 may not move (loading)
+    assert plan is not None
+    assert "AGV-01" not in plan.paths
+    assert plan.paths["AGV-02"] == ("c2", "c1", "b1", "c1", "c2", "b2")  # it ducks into bay b1 instead
+
+
+def test_a_head_on_deadlock_on_a_plain_line_has_no_joint_plan_either() -> None:
+    line = make_plant(
+        {"a": (10, 10), "b": (20, 10), "c": (30, 10), "d": (40, 10)}, [("a", "b"), ("b", "c"), ("c", "d")]
+    )
+    tc, router = _head_on(line, 0, 0)
+    assert tc.untangle(("V1", "V2"), router, {"V1", "V2"}) is None
+
+
+@pytest.mark.parametrize("extra", [False, True])
+@pytest.mark.parametrize("order", ["forwards", "backwards"])
+def test_a_joint_plan_runs_in_plan_order_whatever_order_vehicles_allocate_in(order: str, extra: bool) -> None:
+    tc, router = _bay_deadlock(extra)
+    plan = tc.untangle(("AGV-02", "AGV-03"), router, {"AGV-01"}, leads=["AGV-02"])
+    assert plan is not None
+    tc.execute(plan)
+    assert tc.plan == plan
+    assert all(tc.in_plan(v) for v in plan.paths)
+    assert tc.deadlocks() == []
+    vehicles = tc.vehicles if order == "forwards" else list(reversed(tc.vehicles))
+    for _ in range(30):
+        for vid in vehicles:
+            step(tc, vid, steps=2)
+            if tc.plan is not None and "V4" in tc.vehicles:
+                # Everyone outside the plan stays off what its remaining moves need.
+                held = tc.held_by("V4")
+                assert not {c for r in held for c in tc.conflicts[r]} & {
+                    n for v in tc.plan.paths if tc.in_plan(v) for n in tc.claim_of(v)
+                }
+        if tc.plan is None:
+            break
+    assert tc.plan is None
+    assert tc.node_of("AGV-02") == "b2"
+    assert tc.node_of("AGV-03") == plan.paths["AGV-03"][-1]
+    # The others go on as usual afterwards.
+    drive(tc, router, {"AGV-03": "b0", "AGV-01": "b1", **({"V4": "c3"} if extra else {})})
+
+
+@pytest.mark.parametrize("how", ["claim", "release"])
+def test_a_new_claim_for_or_the_release_of_a_vehicle_of_the_plan_ends_the_plan(how: str) -> None:
+    tc, router = _bay_deadlock()
+    plan = tc.untangle(("AGV-02", "AGV-03"), router, {"AGV-01"})
+    assert plan is not None
+    tc.execute(plan)
+    if how == "claim":  # e.g. its order was cancelled
+        tc.claim("AGV-01", [tc.base_of("AGV-01")[-1]])
+    else:  # it failed
+        tc.release("AGV-01")
+        tc.register("AGV-01", "agv", "c3")
+    assert tc.plan is None
+    assert not tc.in_plan("AGV-02")
+    assert tc.allocate("AGV-02", 2) >= 1  # no longer gated
+    checked(tc)

@@ -116,13 +116,21 @@ def run(scenario: Scenario, priorities: dict[str, int]) -> str:
             for a, b in zip(cycle, cycle[1:] + cycle[:1], strict=True):
                 assert b in tc.waits_for(a)
                 assert tc.base_of(a) == (tc.node_of(a),)
-        if cycles:
-            resolution = tc.resolve(cycles[0], router)
-            if resolution is None:
-                return "deadlock"
-            assert resolution.victim in cycles[0]
-            tc.claim(resolution.victim, resolution.nodes)
-            tc.assert_safe()
+        free = [c for c in cycles if not any(tc.in_plan(v) for v in c)]
+        if free:
+            resolution = tc.resolve(free[0], router)
+            if resolution is not None:
+                assert resolution.victim in free[0]
+                tc.claim(resolution.victim, resolution.nodes)
+                tc.assert_safe()
+            elif tc.plan is None:
+                # No single victim has a way out: plan the moves of several vehicles together.
+                plan = tc.untangle(free[0], router, tc.vehicles)
+                if plan is None:
+                    return "deadlock"
+                assert plan.lead in free[0]
+                tc.execute(plan)
+                tc.assert_safe()
         for parked in tc.parked_blockers():
             # A vehicle done with its claim blocks a stalled one: send it off everyone's claims, it
             # comes back to its goal when its retreat is done.

@@ -6,7 +6,7 @@ same control: fleet core, crane core, yard flow and the routing between them. Th
 use); tests may pass one on the in-memory unit of work. WMS calls block the loop for one transaction each.
 `run()` loops until `stop()`; each `step()`:
 
-1. hands the callers' messages (`submit(CoilArrived | RetrievalRequested | SubmitOrder | SubmitCraneJob)`,
+1. hands the callers' messages (`submit(CoilArrived | IngotStackArrived | RetrievalRequested | SubmitOrder | SubmitCraneJob)`,
    awaited through an asyncio queue) to the control in arrival order; a message the control refuses raises
    in the caller;
 2. drains the port and hands each event to the control, then sends `Settle` when the fleet asks for it
@@ -42,7 +42,7 @@ from crane.yard_control import (
     Wake,
     YardControl,
 )
-from crane.yard_flow import CoilArrived, RequestChanged, RetrievalRequested, TaskChanged
+from crane.yard_flow import CoilArrived, IngotStackArrived, RequestChanged, RetrievalRequested, TaskChanged
 from fleet.core import OrderChanged, SubmitOrder
 from fleet.ports import VehicleCommand, VehicleEvent, VehiclePort
 from layout import Plant
@@ -51,7 +51,7 @@ from wms.service_layer.messagebus import MessageBus
 
 log = logging.getLogger("coilyard.live_yard")
 
-Command = CoilArrived | RetrievalRequested | SubmitOrder | SubmitCraneJob
+Command = CoilArrived | IngotStackArrived | RetrievalRequested | SubmitOrder | SubmitCraneJob
 Note = OrderChanged | CraneJobChanged | TaskChanged | RequestChanged
 
 

@@ -9,7 +9,7 @@ code and differ only in who owns time and I/O. Inside it:
 - the flow's `SubmitOrder` goes to the fleet core and its `SubmitCraneJob` to the crane core;
 - their `OrderChanged` (failed or cancelled) and `CraneJobChanged` go back to the flow.
 
-Messages: the vehicle port's events; `CoilArrived` and `RetrievalRequested` (the flow's inputs);
+Messages: the vehicle port's events; `CoilArrived`, `IngotStackArrived` and `RetrievalRequested` (the flow's inputs);
 `SubmitOrder` and `SubmitCraneJob` from outside the flow (routed as if the flow had made them);
 `TickCore(core)` when a `Wake` that core asked for is due; `Settle()` once the events of one instant are
 handled (see below).
@@ -37,7 +37,15 @@ from typing import Any, Literal, cast
 
 from crane.core import CraneCore, CraneJobChanged, SubmitCraneJob
 from crane.places import crane_ids
-from crane.yard_flow import CoilArrived, RequestChanged, RetrievalRequested, TaskChanged, WmsPort, YardFlow
+from crane.yard_flow import (
+    CoilArrived,
+    IngotStackArrived,
+    RequestChanged,
+    RetrievalRequested,
+    TaskChanged,
+    WmsPort,
+    YardFlow,
+)
 from fleet.core import FleetCore, OrderChanged, SubmitOrder, Tick, WakeAt
 from fleet.domain.orders import OrderState
 from fleet.domain.vehicles import VehicleState
@@ -88,7 +96,16 @@ class SettleSoon:
     """Effect: send `Settle()` at this same instant, once the current burst of messages is handled."""
 
 
-Message = VehicleEvent | CoilArrived | RetrievalRequested | SubmitOrder | SubmitCraneJob | TickCore | Settle
+Message = (
+    VehicleEvent
+    | CoilArrived
+    | IngotStackArrived
+    | RetrievalRequested
+    | SubmitOrder
+    | SubmitCraneJob
+    | TickCore
+    | Settle
+)
 Effect = (
     SendRoute
     | Cancel
@@ -115,8 +132,9 @@ def archive_finished_orders(core: FleetCore) -> int:
 
     The book keeps every order forever and the dispatcher scans all of them on each tick, so a week of
     orders would make every tick slower. Finished orders are never looked up again (drives and vehicles
-    only refer to open ones; the yard flow uses no sequences or dependencies). Their transitions stay in
-    `book.events`. A workaround until the book keeps an index of open orders (reported to the fleet core).
+    only refer to open ones; the yard flow uses no sequences or dependencies). Their transitions were
+    handed out as `OrderChanged` effects when they happened. A workaround until the book keeps an index of
+    open orders (reported to the fleet core).
     """
     book = core.book
     done = [oid for oid, order in book.orders.items() if order.state is OrderState.FINISHED]
@@ -165,7 +183,7 @@ class YardControl:
             if self.fleet_dirty:
                 self.fleet_dirty = False
                 self._fleet(self.fleet.handle(Tick(), at), at)
-        elif isinstance(message, CoilArrived | RetrievalRequested):
+        elif isinstance(message, CoilArrived | IngotStackArrived | RetrievalRequested):
             self._flow(self.flow.handle(message, at), at)
         elif isinstance(message, SubmitOrder | SubmitCraneJob):
             self._flow([message], at)

@@ -11,8 +11,11 @@ Messages in:
 - `CoilArrived`: a production line finished a coil at its exit handover. `ReceiveCoil`, then
   `ProposePutaway` into the named store (position P reserved, `MovePlanned`). If the store has no legal
   place, the coil waits at the exit (the line's buffer stays full) and is tried again at each `Tick`.
-- `RetrievalRequested`: bring `count` coils from a store to a station handover (the next process, or a
-  truck at a dock). Coils are chosen with the WMS's `select_by_criteria`; `PlanRetrieval` plans the
+- `IngotStackArrived`: a casting pit set down a slab (or an ingot stack) at its handover, bound for an
+  ingot store. `ReceiveIngotStack`, then `ProposePutaway` (the WMS picks a pile), and on like a coil; a
+  casting drop is several of these at one instant.
+- `RetrievalRequested`: bring `count` coils (from an ingot store: slabs) from a store to a station
+  handover (the next process, or a truck at a dock). Coils are chosen with the WMS's `select_by_criteria`; `PlanRetrieval` plans the
   relocations of their blockers and the retrievals; a blocked retrieval is planned (by sending
   `PlanRetrieval` again) once its relocations have started.
 - fleet `OrderChanged` and crane `CraneJobChanged` effects, and the vehicle port's `OperationDone` events.
@@ -85,6 +88,39 @@ class CoilArrived:
     turnover: str = "C"
     due: float | None = None
 
+    @property
+    def unit(self) -> str:
+        return self.coil
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngotStackArrived:
+    """A slab (count 1) or ingot stack set down at a casting pit's handover, bound for an ingot store."""
+
+    stack: str
+    source: str
+    station: str
+    handover: str
+    store: str
+    alloy: str
+    unit_weight: float  # t
+    unit_height: float  # m (a slab's thickness)
+    count: int = 1
+    width: float | None = None  # m
+    length: float | None = None  # m
+    cast_lot: str = ""
+
+    @property
+    def unit(self) -> str:
+        return self.stack
+
+    @property
+    def weight(self) -> float:
+        return self.count * self.unit_weight
+
+
+Arrival = CoilArrived | IngotStackArrived
+
 
 @dataclass(frozen=True, kw_only=True)
 class RetrievalRequested:
@@ -100,7 +136,15 @@ class RetrievalRequested:
     deadline: float | None = None
 
 
-FlowMessage = CoilArrived | RetrievalRequested | OrderChanged | CraneJobChanged | OperationDone | Tick
+FlowMessage = (
+    CoilArrived
+    | IngotStackArrived
+    | RetrievalRequested
+    | OrderChanged
+    | CraneJobChanged
+    | OperationDone
+    | Tick
+)
 
 # -------------------------------------------------------------------------------------------- effects
 
@@ -181,7 +225,7 @@ class Request:
 
 @dataclass(slots=True)
 class WaitingPutaway:
-    arrival: CoilArrived
+    arrival: Arrival
     last_try: float
 
 
@@ -228,6 +272,8 @@ class YardFlow:
     def handle(self, message: FlowMessage, at: float) -> list[FlowEffect]:
         if isinstance(message, CoilArrived):
             return self._arrived(message, at)
+        if isinstance(message, IngotStackArrived):
+            return self._stack_arrived(message, at)
         if isinstance(message, RetrievalRequested):
             request = Request(message)
             self.requests[message.request] = request
@@ -255,10 +301,20 @@ class YardFlow:
         out: list[FlowEffect] = self._cooling_wake()
         return out + self._putaway(arrival, at)
 
-    def _putaway(self, arrival: CoilArrived, at: float) -> list[FlowEffect]:
+    def _stack_arrived(self, arrival: IngotStackArrived, at: float) -> list[FlowEffect]:
+        self.wms.handle(
+            cmd.ReceiveIngotStack(
+                actor=arrival.source, stack=arrival.stack, location=arrival.handover, alloy=arrival.alloy,
+                count=arrival.count, unit_weight=arrival.unit_weight, unit_height=arrival.unit_height,
+                cast_lot=arrival.cast_lot, width=arrival.width, length=arrival.length,
+            )
+        )  # fmt: skip
+        return self._putaway(arrival, at)
+
+    def _putaway(self, arrival: Arrival, at: float) -> list[FlowEffect]:
         try:
             result = self.wms.handle(
-                cmd.ProposePutaway(actor=self.actor, coil=arrival.coil, store=arrival.store)
+                cmd.ProposePutaway(actor=self.actor, coil=arrival.unit, store=arrival.store)
             )
         except WmsError:
             self.waiting_putaways.append(WaitingPutaway(arrival, at))
@@ -273,7 +329,7 @@ class YardFlow:
             self.waiting_putaways.append(WaitingPutaway(arrival, at + 100 * self.retry_s))
             return []
         task = Task(
-            str(result["move"]), "putaway", arrival.coil, arrival.weight, arrival.store,
+            str(result["move"]), "putaway", arrival.unit, arrival.weight, arrival.store,
             arrival.handover, target, legs,
         )  # fmt: skip
         return self._open(task, at)
@@ -312,7 +368,7 @@ class YardFlow:
         return out
 
     def _reachable_from(self, coil: str, message: RetrievalRequested) -> bool:
-        location = self.yard().coils[coil].location
+        location = self.yard().unit(coil).location
         return (
             self._legs(location, message.destination, message.store, inbound=False, station=message.station)
             is not None
@@ -642,7 +698,7 @@ class YardFlow:
         return self._store_of_place.get(place, "")
 
     def _weight(self, unit: str) -> float:
-        return float(self.yard().coils[unit].spec.weight)
+        return float(self.yard().unit(unit).weight)
 
 
 def _crane_handovers(plant: Plant) -> dict[str, dict[str, frozenset[str]]]:

@@ -40,13 +40,12 @@ from typing import Final
 import numpy as np
 import simpy.rt
 
-from crane.places import crane_home, crane_ids, crane_kind
 from fleet.ports import VehicleCommand, VehicleEvent
 from layout import Plant, load_plant
-from layout import schema as plant_schema
 from layout.problems import LayoutInvalid
 from simulation.cranes import SimCrane
 from simulation.scenario import CraneModel, VehicleModel
+from simulation.units import build_units
 from simulation.vehicles import SimFleet, SimVehicle
 
 log = logging.getLogger(__name__)
@@ -129,32 +128,11 @@ class SimVehiclePort:
         self.failure: BaseException | None = None  # what stopped the thread, if it died
 
     def _build(self, vehicles: VehicleModel, cranes: CraneModel, with_cranes: bool) -> None:
-        """The units the twin's shell builds (`simulation.shell.Replication`), with the model defaults."""
-        rng = np.random.default_rng(self.seed)
-        for vid, vehicle in sorted(self.plant.vehicles.items()):
-            sim = SimVehicle(
-                self.env, vid, spec=vehicle.vehicle_class, home=vehicle.home, plant=self.plant,
-                emit=self.fleet.emit, rng=np.random.default_rng(rng.integers(2**63)),
-                charging=vehicles.charging == "opportunity",
-                exponential_handling=vehicles.handling == "exponential",
-            )  # fmt: skip
-            self.vehicles[vid] = sim
-            self.fleet.add(vid, sim)
-        if not with_cranes:
-            return
-        specs: dict[str, plant_schema.OverheadCrane | plant_schema.StackerCrane] = {
-            c.id: c for _, c in self.plant.overhead_cranes()
-        }
-        specs.update({sid: s.spec for sid, s in self.plant.stacker_cranes.items()})
-        for cid in crane_ids(self.plant):
-            overhead = crane_kind(self.plant, cid) == "overhead"
-            crane = SimCrane(
-                self.env, cid, specs[cid], crane_home(self.plant, cid), self.fleet.emit,
-                constant_speed=cranes.constant_speed,
-                power_kw=cranes.overhead_kw if overhead else cranes.stacker_kw, idle_kw=cranes.idle_kw,
-            )  # fmt: skip
-            self.cranes[cid] = crane
-            self.fleet.add(cid, crane)
+        """The units the twin's shell builds (`simulation.units.build_units`), with the model defaults."""
+        self.vehicles, self.cranes = build_units(
+            self.env, self.plant, self.fleet, np.random.default_rng(self.seed), vehicles=vehicles,
+            cranes=cranes if with_cranes else None,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------------------------ the port
 

@@ -1,7 +1,7 @@
 """The scenario file: what happens in the plant during a simulation run (pydantic models at the edge).
 
-A scenario names production sources (coils arriving at a station's handover, with attribute
-distributions), demand (retrievals to the next process, truck shipments with time windows), shift
+A scenario names production sources (coils arriving at a station's handover, or slabs dropped by a
+casting pit in batches, with attribute distributions), demand (retrievals to the next process, truck shipments with time windows), shift
 calendars, breakdowns (MTBF/MTTR per vehicle class, vehicle and crane), the initial stock, run settings
 (duration, warm-up, replications, seed, sampling) and a few model switches (vehicle charging, handling-time
 distributions, constant-speed cranes for validation). The format is documented in docs/scenario-format.md.
@@ -150,11 +150,23 @@ class CoilAttributes(Strict):
     turnover: Choice = Field(default_factory=lambda: {"C": 1.0})
 
 
+class SlabAttributes(Strict):
+    """How the slabs of a casting drop are drawn: once per drop (one cast: one alloy and one format)."""
+
+    alloy: Choice = Field(default_factory=lambda: {"AA1050": 1.0})
+    width_m: Number = 1.8
+    length_m: Number = 8.5
+    thickness_m: Number = 0.55
+    weight_t: Number = 22.0
+
+
 class Source(Strict):
     """A production line: coils appear at `handover` (default the station's first) and go to `store`.
 
-    The line holds at most `exit_buffer` finished coils at its exit; when that many wait there, it stops
-    (blocked) until one is taken away.
+    A source into an ingot store makes slabs (`slab` attributes) instead of coils (`attributes`). Each
+    arrival is `batch` units at once (a casting pit's drop; rounded, at least 1). The line holds at most
+    `exit_buffer` finished units at its exit; while that many wait there, it stops (blocked) until one is
+    taken away.
     """
 
     id: Identifier
@@ -164,14 +176,17 @@ class Source(Strict):
     interarrival_s: Number
     calendar: Identifier | None = None
     exit_buffer: Annotated[int, Field(ge=1)] = 1
+    batch: Number = 1
     attributes: CoilAttributes = CoilAttributes()
+    slab: SlabAttributes | None = None
 
 
 # ---------------------------------------------------------------------------------------------- demand
 
 
 class Retrieval(Strict):
-    """Requests for one coil each from `store` to a station (the next process), where it is consumed."""
+    """Requests for one coil each (from an ingot store: one slab) from `store` to a station (the next
+    process), where it is consumed. With `max_open`, no new request is made while that many are open."""
 
     id: Identifier
     station: Identifier
@@ -183,6 +198,7 @@ class Retrieval(Strict):
     alloy: str | None = None
     temper: str | None = None
     due_s: Positive | None = None  # the coil is wanted at the station within this many seconds
+    max_open: Annotated[int, Field(ge=1)] | None = None  # a pull: no new request while this many are open
 
 
 class Shipments(Strict):
@@ -216,8 +232,8 @@ class Failure(Strict):
 
 class Breakdowns(Strict):
     """`vehicles`/`cranes` apply to every one; `classes` (vehicle class ids) and `units` (vehicle or crane
-    ids) override them. A failure that falls due while a vehicle or crane carries a load takes effect after
-    the drop (the fleet cannot yet recover a unit from a dead vehicle)."""
+    ids) override them. A failure takes effect when it is drawn (a driving vehicle stops at its next node;
+    a crane with a load hooked waits in place); a vehicle carrying a unit keeps its order."""
 
     vehicles: Failure | None = None
     cranes: Failure | None = None
@@ -226,20 +242,32 @@ class Breakdowns(Strict):
 
 
 class VehicleModel(Strict):
-    """`charging`: "opportunity" charges at the class's charge power whenever a vehicle stands idle (the
-    fleet core does not drive charging trips yet); "none" never charges. `handling`: "fixed" takes the
-    class's load/unload times, "exponential" draws them with those means (queueing validation)."""
+    """`charging`: "chargers" charges only at the chargers the fleet core sends vehicles to, at the class's
+    charge power; "opportunity" also charges a vehicle wherever it stands idle; "none" models no battery level
+    (vehicles never run low). `handling`: "fixed" takes the class's load/unload times, "exponential" draws
+    them with those means (queueing validation). `handling_kw`: lift and positioning draw of a vehicle with a
+    battery while it loads or unloads, on top of its idle draw."""
 
-    charging: Literal["opportunity", "none"] = "opportunity"
+    charging: Literal["chargers", "opportunity", "none"] = "opportunity"
     handling: Literal["fixed", "exponential"] = "fixed"
+    handling_kw: NonNegative = 5.0
 
 
 class CraneModel(Strict):
-    """`constant_speed` switches accelerations off (validation); power figures give crane energy."""
+    """`constant_speed` switches accelerations off (validation). Energy (docs/simulation.md, "Crane energy"):
+    drive `efficiency`, `rolling_resistance`, moving masses in tonnes, auxiliary power while working
+    (`overhead_kw`, `stacker_kw`) and `idle_kw` otherwise."""
 
     constant_speed: bool = False
-    overhead_kw: NonNegative = 60.0  # while travelling or hoisting
-    stacker_kw: NonNegative = 40.0
+    efficiency: Annotated[float, Field(gt=0, le=1)] = 0.8
+    rolling_resistance: NonNegative = 0.005
+    bridge_t: NonNegative = 40.0  # overhead crane bridge without its trolley
+    trolley_t: NonNegative = 12.0  # overhead crane trolley with its hoist
+    hook_t: NonNegative = 3.0  # hook block or coil tongs
+    mast_t: NonNegative = 18.0  # stacker crane mast and travel carriage
+    lift_t: NonNegative = 3.0  # stacker crane lift carriage and fork
+    overhead_kw: NonNegative = 8.0  # auxiliary draw while working
+    stacker_kw: NonNegative = 4.0
     idle_kw: NonNegative = 2.0
 
 
@@ -391,11 +419,8 @@ def check_scenario(scenario: ScenarioFile, plant: Plant | None) -> list[LayoutPr
         store = stores.get(entry.store)
         if store is None:
             bad((*path, "store"), f"unknown store '{entry.store}' (stores: {', '.join(sorted(stores))})")
-        elif isinstance(store, plant_schema.IngotStore):
-            bad(
-                (*path, "store"),
-                f"store '{entry.store}' is an ingot store; scenarios move coils only (for now)",
-            )
+        else:
+            problems += _unit_kind_problems(path, entry, isinstance(store, plant_schema.IngotStore))
     for store_id in scenario.initial_stock:
         if store_id not in stores:
             bad(
@@ -414,6 +439,41 @@ def check_scenario(scenario: ScenarioFile, plant: Plant | None) -> list[LayoutPr
         if unit not in units:
             bad(("breakdowns", "units", unit), f"unknown vehicle or crane '{unit}'")
     return problems
+
+
+def _unit_kind_problems(path: tuple[PathPart, ...], entry: Any, ingot_store: bool) -> list[LayoutProblem]:
+    """Slabs to and from ingot stores, coils elsewhere: attributes and filters must fit the store."""
+    found: list[LayoutProblem] = []
+    if isinstance(entry, Source):
+        if ingot_store and "attributes" in entry.model_fields_set:
+            found.append(
+                LayoutProblem(
+                    (*path, "attributes"),
+                    f"store '{entry.store}' is an ingot store: its source makes slabs; "
+                    "describe them under 'slab' (alloy, width_m, length_m, thickness_m, weight_t)",
+                )
+            )
+        if not ingot_store and entry.slab is not None:
+            found.append(
+                LayoutProblem(
+                    (*path, "slab"),
+                    f"store '{entry.store}' takes coils; 'slab' attributes belong to sources into ingot stores",
+                )
+            )
+    elif isinstance(entry, Shipments) and ingot_store:
+        found.append(
+            LayoutProblem(
+                (*path, "store"), f"store '{entry.store}' is an ingot store; trucks take coils only"
+            )
+        )
+    elif isinstance(entry, Retrieval) and ingot_store and entry.temper is not None:
+        found.append(
+            LayoutProblem(
+                (*path, "temper"),
+                f"store '{entry.store}' holds slabs, which have no temper (filter on alloy)",
+            )
+        )
+    return found
 
 
 def default_scenario(plant: Plant) -> ScenarioFile:

@@ -22,7 +22,7 @@ import numpy as np
 import simpy
 
 from crane.core import CraneJobChanged, SubmitCraneJob
-from crane.places import crane_home, crane_ids, crane_kind
+from crane.places import crane_ids
 from crane.yard_control import (
     PORT_COMMANDS,
     CoreName,
@@ -32,15 +32,25 @@ from crane.yard_control import (
     Wake,
     YardControl,
 )
-from crane.yard_flow import CoilArrived, RequestChanged, RetrievalRequested, TaskChanged, YardFlow
+from crane.yard_control import Message as ControlMessage
+from crane.yard_flow import (
+    Arrival,
+    CoilArrived,
+    IngotStackArrived,
+    RequestChanged,
+    RetrievalRequested,
+    TaskChanged,
+    YardFlow,
+)
 from fleet.core import FleetCore, OrderChanged, SubmitOrder
 from layout import Plant
 from layout import schema as plant_schema
 from simulation.calendar import next_open
 from simulation.cranes import SimCrane
 from simulation.draws import draw, draw_choice
-from simulation.scenario import Failure, ScenarioFile, Source
+from simulation.scenario import Failure, ScenarioFile, SlabAttributes, Source
 from simulation.stats import Collector
+from simulation.units import build_units
 from simulation.vehicles import SimFleet, SimGen, SimVehicle
 from wms.domain.errors import WmsError
 from wms.service_layer import commands as cmd
@@ -114,45 +124,31 @@ class Replication:
         self._lines: dict[str, Line] = {}
         self._coil_line: dict[str, Line] = {}
         self._requests = 0
+        self._demand_of: dict[str, str] = {}  # open request -> its demand id (for `max_open`)
+        self._demand_open: dict[str, int] = {}
+        self._demand_freed: dict[str, simpy.Event] = {}
 
     # ---------------------------------------------------------------------------------------- building
 
     def _build_units(self) -> None:
-        model = self.scenario.vehicles
-        for vid, vehicle in sorted(self.plant.vehicles.items()):
-            sim = SimVehicle(
-                self.env, vid, spec=vehicle.vehicle_class, home=vehicle.home, plant=self.plant,
-                emit=self.port.emit, rng=np.random.default_rng(self.rng_handling.integers(2**63)),
-                charging=model.charging == "opportunity", exponential_handling=model.handling == "exponential",
-            )  # fmt: skip
-            self.vehicles[vid] = sim
-            self.port.add(vid, sim)
-        cranes = self.scenario.cranes
-        specs: dict[str, plant_schema.OverheadCrane | plant_schema.StackerCrane] = {
-            c.id: c for _, c in self.plant.overhead_cranes()
-        }
-        specs.update({sid: s.spec for sid, s in self.plant.stacker_cranes.items()})
-        for cid in sorted(self.crane_ids):
-            overhead = crane_kind(self.plant, cid) == "overhead"
-            sim_crane = SimCrane(
-                self.env, cid, specs[cid], crane_home(self.plant, cid), self.port.emit,
-                constant_speed=cranes.constant_speed,
-                power_kw=cranes.overhead_kw if overhead else cranes.stacker_kw, idle_kw=cranes.idle_kw,
-            )  # fmt: skip
-            self.cranes[cid] = sim_crane
-            self.port.add(cid, sim_crane)
+        self.vehicles, self.cranes = build_units(
+            self.env, self.plant, self.port, self.rng_handling, vehicles=self.scenario.vehicles,
+            cranes=self.scenario.cranes, weight_at=self._weight_at,
+        )  # fmt: skip
+
+    def _weight_at(self, place: str) -> float:
+        """Tonnes of the unit on top at `place` in the WMS (what a crane lifts there), 0 if none."""
+        yard = self.uow.yard
+        location = yard.locations.get(place)
+        if location is None or not location.occupants:
+            return 0.0
+        return float(yard.unit(location.occupants[-1]).weight)
 
     # -------------------------------------------------------------------------------------------- pumping
 
     @property
     def fleet_core(self) -> FleetCore:
         return self.control.fleet
-
-    @property
-    def crane_core(self) -> _RoutedCraneCore:
-        """The crane core; messages handed to its `handle` go through the control (validation submits
-        crane jobs this way and watches `_apply_crane`)."""
-        return _RoutedCraneCore(self.control)
 
     @property
     def flow(self) -> YardFlow:
@@ -166,29 +162,17 @@ class Replication:
     def _pump(self, _event: object = None) -> None:
         self._pump_pending = False
         now = float(self.env.now)
-        control, stats, cranes = self.control, self.stats, self.crane_ids
+        control, stats = self.control, self.stats
         while True:
             events = self.port.drain()
             for event in events:
                 stats.vehicle_event(event)
-                if event.vehicle in cranes:
-                    self._apply_crane(control.handle(event, now), now)
-                else:
-                    self._apply(control.handle(event, now), now)
+                self._apply(control.handle(event, now), now)
             if control.fleet_dirty:
                 self._apply(control.handle(SETTLE, now), now)
             elif not events:
                 break
         control.archive(now)
-
-    def _apply_crane(self, effects: list[Any], now: float) -> None:
-        """Apply the control's effects for a crane's event (a hook for `simulation.validation`)."""
-        self._apply(effects, now)
-
-    def _apply_flow(self, effects: list[Any], now: float) -> None:
-        """Hand orders and crane jobs made outside the flow (validation) to the control."""
-        for effect in effects:
-            self._apply(self.control.handle(effect, now), now)
 
     def _apply(self, effects: list[Any], now: float) -> None:
         send = self.port.send
@@ -220,6 +204,8 @@ class Replication:
             stats.crane_job_submitted(effect, now)
         elif isinstance(effect, RequestChanged):
             stats.request_changed(effect)
+            if effect.state == "done":
+                self._request_done(effect.request)
 
     def _schedule(self, core: CoreName, at: float) -> None:
         """Keep one timer per core: the earliest requested time wins."""
@@ -247,8 +233,8 @@ class Replication:
         line = Line(source, handover)
         self._lines[source.id] = line
         calendar = self.scenario.calendars.get(source.calendar) if source.calendar else None
-        attrs = source.attributes
         rng = self.rng_sources
+        slabs = self._makes_slabs(source)
         count = 0
         while True:
             gap = max(0.0, draw(source.interarrival_s, rng))
@@ -263,26 +249,36 @@ class Replication:
                 self.stats.line_blocked(source.id, float(env.now), False)
                 line.blocked_since = None
             count += 1
-            coil = f"{source.id}-{count:05d}"
-            width = draw(attrs.width_m, rng)
-            od = draw(attrs.outer_diameter_m, rng)
-            inner = min(draw(attrs.inner_diameter_m, rng), od * 0.9)
-            arrival = CoilArrived(
-                coil=coil, source=source.id, station=station.id, handover=handover, store=source.store,
-                alloy=draw_choice(attrs.alloy, rng), temper=draw_choice(attrs.temper, rng),
-                width=max(width, 0.05), gauge=max(draw(attrs.gauge_mm, rng), 0.05),
-                outer_diameter=max(od, 0.1), inner_diameter=max(inner, 0.05),
-                weight=max(draw(attrs.weight_t, rng), 0.1), temperature=draw(attrs.exit_temperature_c, rng),
-                turnover=draw_choice(attrs.turnover, rng),
-            )  # fmt: skip
-            line.waiting += 1
-            self._coil_line[coil] = line
-            self.stats.arrival(source.id, float(env.now))
-            now = float(env.now)
-            self._apply(self.control.handle(arrival, now), now)
+            batch = max(1, round(draw(source.batch, rng)))
+            arrivals: list[Arrival]
+            if slabs is not None:
+                arrivals = list(
+                    _slab_drop(source, station.id, handover, slabs, drop=count, size=batch, rng=rng)
+                )
+            else:
+                ids = (
+                    [f"{source.id}-{count:05d}"]
+                    if batch == 1
+                    else [f"{source.id}-{count:05d}-{k}" for k in range(1, batch + 1)]
+                )
+                arrivals = [_coil_arrival(source, station.id, handover, coil, rng) for coil in ids]
+            for arrival in arrivals:  # a batch arrives at one instant
+                line.waiting += 1
+                self._coil_line[arrival.unit] = line
+                self.stats.arrival(source.id, float(env.now))
+                now = float(env.now)
+                self._apply(self.control.handle(arrival, now), now)
 
-    def submit(self, message: CoilArrived | RetrievalRequested) -> None:
-        """Hand an arrival or a request to the control now (scripted scenarios, the twin-equals-live test)."""
+    def _makes_slabs(self, source: Source) -> SlabAttributes | None:
+        """The slab attributes of a source into an ingot store (its units are slabs), else None."""
+        store = next((s for s in self.plant.stores if s.id == source.store), None)
+        if not isinstance(store, plant_schema.IngotStore):
+            return None
+        return source.slab or SlabAttributes()
+
+    def submit(self, message: ControlMessage) -> None:
+        """Hand a message to the control now: an arrival or a request (scripted scenarios, the
+        twin-equals-live test), or a transport order or crane job made outside the flow (validation)."""
         now = float(self.env.now)
         self._apply(self.control.handle(message, now), now)
 
@@ -304,8 +300,13 @@ class Replication:
             start = float(env.now) + max(0.0, draw(spec.interarrival_s, self.rng_demand))
             start = next_open(calendar, start) if calendar is not None else start
             yield env.timeout(start - env.now)
+            while spec.max_open is not None and self._demand_open.get(spec.id, 0) >= spec.max_open:
+                freed = self._demand_freed[spec.id] = env.event()  # a pull: wait for a request to finish
+                yield freed
             self._requests += 1
             now = float(env.now)
+            self._demand_of[f"{spec.id}-{self._requests:05d}"] = spec.id
+            self._demand_open[spec.id] = self._demand_open.get(spec.id, 0) + 1
             message = RetrievalRequested(
                 request=f"{spec.id}-{self._requests:05d}", store=spec.store, station=station.id,
                 destination=destination, kind="retrieval", alloy=spec.alloy, temper=spec.temper, policy=spec.policy,
@@ -313,6 +314,15 @@ class Replication:
             )  # fmt: skip
             self.stats.request_made(message, now)
             self._apply(self.control.handle(message, now), now)
+
+    def _request_done(self, request: str) -> None:
+        demand = self._demand_of.pop(request, None)
+        if demand is None:
+            return
+        self._demand_open[demand] -= 1
+        freed = self._demand_freed.pop(demand, None)
+        if freed is not None and not freed.triggered:
+            freed.succeed()
 
     def _shipments(self, index: int) -> SimGen:
         spec = self.scenario.demand.shipments[index]
@@ -357,10 +367,15 @@ class Replication:
     # ------------------------------------------------------------------------------------ initial stock
 
     def _initial_stock(self) -> None:
-        """Fill stores to the scenario's fractions with cold coils drawn like the store's arrivals."""
+        """Fill stores to the scenario's fractions with cold coils drawn like the store's arrivals (ingot
+        stores: that fraction of their piles, each a cast drawn like the store's drops)."""
         yard = self.uow.yard
+        ingot_stores = {s.id for s in self.plant.stores if isinstance(s, plant_schema.IngotStore)}
         for store_id, fraction in sorted(self.scenario.initial_stock.items()):
             if fraction <= 0:
+                continue
+            if store_id in ingot_stores:
+                self._initial_piles(store_id, fraction)
                 continue
             kinds = [s.attributes for s in self.scenario.sources if s.store == store_id]
             kinds = kinds or [s.attributes for s in self.scenario.sources[:1]]
@@ -394,6 +409,27 @@ class Replication:
                     break
                 yard = self.uow.yard
 
+    def _initial_piles(self, store_id: str, fraction: float) -> None:
+        sources: list[Source | None] = [s for s in self.scenario.sources if s.store == store_id] or [None]
+        positions = sorted(p.id for p in self.plant.stack_positions.values() if p.store == store_id)
+        wanted = round(len(positions) * fraction)
+        for n, place in enumerate(self.rng_stock.permutation(positions).tolist()[:wanted]):
+            source = sources[int(self.rng_stock.integers(len(sources)))]
+            slab = (source.slab or SlabAttributes()) if source is not None else SlabAttributes()
+            size = max(1, round(draw(source.batch, self.rng_stock))) if source is not None else 4
+            form = _slab_format(slab, self.rng_stock)
+            cast = f"S-{store_id}-{n + 1:04d}"
+            for k in range(1, size + 1):
+                try:
+                    self.bus.handle(
+                        cmd.ReceiveIngotStack(
+                            actor="initial-stock", stack=f"{cast}-{k}", location=place, count=1,
+                            cast_lot=cast, **form,
+                        )
+                    )  # fmt: skip
+                except WmsError:
+                    break  # the pile is full (height or weight)
+
     # ------------------------------------------------------------------------------------------- running
 
     def run(self) -> dict[str, Any]:
@@ -426,6 +462,61 @@ class Replication:
         return self.stats.finish()
 
 
+def _coil_arrival(
+    source: Source, station: str, handover: str, coil: str, rng: np.random.Generator
+) -> CoilArrived:
+    attrs = source.attributes
+    width = draw(attrs.width_m, rng)
+    od = draw(attrs.outer_diameter_m, rng)
+    inner = min(draw(attrs.inner_diameter_m, rng), od * 0.9)
+    return CoilArrived(
+        coil=coil, source=source.id, station=station, handover=handover, store=source.store,
+        alloy=draw_choice(attrs.alloy, rng), temper=draw_choice(attrs.temper, rng),
+        width=max(width, 0.05), gauge=max(draw(attrs.gauge_mm, rng), 0.05),
+        outer_diameter=max(od, 0.1), inner_diameter=max(inner, 0.05),
+        weight=max(draw(attrs.weight_t, rng), 0.1), temperature=draw(attrs.exit_temperature_c, rng),
+        turnover=draw_choice(attrs.turnover, rng),
+    )  # fmt: skip
+
+
+def _slab_format(slab: SlabAttributes, rng: np.random.Generator) -> dict[str, Any]:
+    """One cast's alloy and slab format (every slab of a casting drop shares them)."""
+    return {
+        "alloy": draw_choice(slab.alloy, rng),
+        "width": max(draw(slab.width_m, rng), 0.05),
+        "length": max(draw(slab.length_m, rng), 0.1),
+        "unit_height": max(draw(slab.thickness_m, rng), 0.05),
+        "unit_weight": max(draw(slab.weight_t, rng), 0.1),
+    }
+
+
+def _slab_drop(
+    source: Source,
+    station: str,
+    handover: str,
+    slab: SlabAttributes,
+    *,
+    drop: int,
+    size: int,
+    rng: np.random.Generator,
+) -> list[IngotStackArrived]:
+    """A casting drop: `size` slabs of one cast (lot `<source>-<drop>`), set down at the pit's handover."""
+    cast = f"{source.id}-{drop:04d}"
+    form = _slab_format(slab, rng)
+    return [
+        IngotStackArrived(
+            stack=f"{cast}-{k}",
+            source=source.id,
+            station=station,
+            handover=handover,
+            store=source.store,
+            cast_lot=cast,
+            **form,
+        )
+        for k in range(1, size + 1)
+    ]
+
+
 def _stock_coil(coil: str, attributes: Any, rng: np.random.Generator) -> dict[str, Any]:
     if attributes is None:
         return {"coil": coil, "alloy": "AA1050", "temper": "O", "width": 1.5, "gauge": 4.0,
@@ -446,16 +537,3 @@ def _stock_coil(coil: str, attributes: Any, rng: np.random.Generator) -> dict[st
 
 SETTLE = Settle()
 PORT_COMMAND_TYPES = frozenset(PORT_COMMANDS)
-
-
-class _RoutedCraneCore:
-    """The control's crane core, with `handle` routed through the control (its effects are the control's)."""
-
-    def __init__(self, control: YardControl) -> None:
-        self._control = control
-
-    def handle(self, message: SubmitCraneJob, at: float) -> list[Any]:
-        return self._control.handle(message, at)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._control.cranes, name)

@@ -109,7 +109,7 @@ class Collector:
         self.occupied_s: defaultdict[str, float] = defaultdict(float)
         self._occupied_since: dict[str, float] = {}
         self.store_places: dict[str, list[str]] = {}
-        self._energy_warmup: dict[str, float] = {}
+        self._energy_warmup: dict[str, float] = {}  # vehicles and cranes: energy drawn by the warm-up
         self._vehicle_class = {vid: v.vehicle_class.id for vid, v in rep.plant.vehicles.items()}
 
     # ---------------------------------------------------------------------------------------- set-up
@@ -322,6 +322,8 @@ class Collector:
         for vid, vehicle in self.rep.vehicles.items():
             vehicle._account_energy()
             self._energy_warmup[vid] = vehicle.stats.energy_kwh
+        for cid, crane in self.rep.cranes.items():
+            self._energy_warmup[cid] = crane.stats.energy_kwh
 
     def _sample(self, now: float) -> None:
         yard = self.rep.uow.yard
@@ -377,8 +379,9 @@ class Collector:
             vehicle_energy += vehicle.stats.energy_kwh - self._energy_warmup.get(vid, 0.0)
         crane_energy = 0.0
         for cid, crane in self.rep.cranes.items():
-            busy = crane_util[cid] * window
-            crane_energy += crane.power_kw * busy / 3600.0 + crane.idle_energy_kwh(window - busy)
+            busy = crane_util[cid] * window  # work and auxiliary draw are summed per move, idle draw here
+            work = crane.stats.energy_kwh - self._energy_warmup.get(cid, 0.0)
+            crane_energy += work + crane.idle_energy_kwh(window - busy)
         samples = [
             (t, store, value)
             for t, metric, store, value in self.timeseries
@@ -434,6 +437,15 @@ class Collector:
                 "throughput_per_hour_by_store": {s: store_moves[s] / hours for s in sorted(places)},
                 "utilisation_by_vehicle": vehicle_util,
                 "utilisation_by_crane": crane_util,
+                "charging_s_by_vehicle": {
+                    vid: v.charging_seconds(warmup, end) for vid, v in sorted(self.rep.vehicles.items())
+                },
+                "utilisation_by_charger": {
+                    node: sum(v.charging_seconds(warmup, end, node) for v in self.rep.vehicles.values())
+                    / window
+                    for node, kind in sorted(self.rep.plant.node_kinds.items())
+                    if kind == "charger"
+                },
                 "throughput_per_hour_by_class": {
                     c: self.orders_by_class[c] / hours for c in sorted(set(self._vehicle_class.values()))
                 },

@@ -12,12 +12,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from crane.core import CraneJobChanged, JobState, SubmitCraneJob
+from crane.core import JobState, SubmitCraneJob
 from fleet.core import SubmitOrder
 from fleet.domain.orders import Destination, Operation, OrderSpec
 from layout import Plant, parse_plant
@@ -116,37 +115,34 @@ class CycleResult:
 def stacker_single_commands(
     plant: Plant, jobs: int, seed: int, *, constant_speed: bool = True
 ) -> CycleResult:
-    """Queue `jobs` storages I/O -> random cell at time 0; the mean time between completions is the mean
-    single-command cycle (return to the I/O point included)."""
+    """`jobs` storages I/O -> random cell, two queued at a time (through `Replication.submit`, so the control
+    routes them); the environment is stepped and the crane core's job states watched for completions. The
+    mean time between completions is the mean single-command cycle (return to the I/O point included)."""
     scenario = _empty_scenario(plant, {"cranes": {"constant_speed": constant_speed}})
     rep = Replication(ReplicationSetup(plant, scenario, 0, np.random.SeedSequence(seed), 1e6, 0.0))
+    env, crane_jobs = rep.env, rep.control.cranes.jobs
     rng = np.random.default_rng(seed)
     cells = sorted(plant.rack_cells)
     done: list[float] = []
-    original = rep._apply_crane
     store = next(iter(plant.stacker_cranes.values())).store
     io = next(iter(plant.stacker_cranes.values())).io_node or ""
-    submitted = 0
+    queued: list[str] = []
 
-    def submit(now: float) -> None:
-        nonlocal submitted
-        if submitted < jobs:
+    def submit() -> None:
+        if len(done) + len(queued) < jobs:
             cell = cells[int(rng.integers(len(cells)))]
-            job = SubmitCraneJob(job=f"J{submitted}", store=store, pick=io, drop=cell)
-            submitted += 1
-            watch(rep.crane_core.handle(job, now), now)
+            job = SubmitCraneJob(job=f"J{len(done) + len(queued)}", store=store, pick=io, drop=cell)
+            queued.append(job.job)
+            rep.submit(job)
 
-    def watch(effects: Sequence[object], now: float) -> None:
-        finished = [e.at for e in effects if isinstance(e, CraneJobChanged) and e.state is JobState.DONE]
-        done.extend(finished)
-        original(list(effects), now)
-        for _ in finished:
-            submit(now)  # keep two jobs queued: the crane is always busy, the queue stays short
-
-    rep._apply_crane = watch  # type: ignore[method-assign]
-    submit(0.0)
-    submit(0.0)
-    rep.env.run()
+    submit()
+    submit()
+    while queued and env.peek() < math.inf:
+        env.step()
+        for job_id in [j for j in queued if crane_jobs[j].state is JobState.DONE]:
+            queued.remove(job_id)
+            done.append(float(env.now))
+            submit()  # keep two jobs queued: the crane is always busy, the queue stays short
     gaps = np.diff(np.asarray(done))
     return CycleResult(float(gaps.mean()), int(gaps.size), 0.0)
 
@@ -186,8 +182,7 @@ def fleet_queue(
                 id=f"O{k}", destinations=(Destination(leaf, Operation.DROP),), created_at=env.now
             )
             targets[spec.id] = leaf
-            now = float(env.now)
-            rep._apply_flow([SubmitOrder(spec=spec)], now)
+            rep.submit(SubmitOrder(spec=spec))
 
     rep.env.process(orders())
     rep.stats.start()

@@ -10,10 +10,16 @@ contract as a real vehicle does:
   speed (capped by the edge's limit), starting from rest after a stop and braking where it must stop;
 - at the route's end it loads or unloads (the class's `load_time`/`unload_time`, fixed or exponential),
   reporting `Arrived`, `StateChanged(LOADING)`, `OperationDone`, `StateChanged(IDLE)`;
-- energy: `moving_kw` while driving, `idle_kw` otherwise; with opportunity charging a vehicle standing idle
-  charges at `charge_kw`; it reports `EnergyReport` after each operation and when a charge is done;
-- a `Cancel` stops it at the next node; a breakdown (`fail`) takes effect at the next node it reaches
-  empty-handed: `StateChanged(ERROR)`, the route dropped, and `StateChanged(IDLE)` after the repair.
+- energy: `moving_kw` while driving, `idle_kw` otherwise, and `handling_kw` more while it loads or
+  unloads (lift and positioning; a scenario setting, the layout has no figure). Charging (`ChargingMode`):
+  "chargers" charges only at the charger the fleet core sends it to (a CHARGE stop: `charge_kw` net of
+  `idle_kw` until `full_fraction`); "opportunity" also charges wherever it stands idle; "none" models no
+  battery level at all (the draw is still counted). It reports `EnergyReport` after each operation, when an
+  opportunity charge is done, and, standing idle, when its idle draw takes it below `low_fraction`;
+- a `Cancel` stops it at the next node. A breakdown (`fail`) takes effect when it is drawn if the vehicle
+  stands (waiting, idle, or charging: the charge stops), else at the end of the edge it drives or of the
+  load or unload it does, loaded or not: `StateChanged(ERROR)`, the route dropped (a unit on board stays on
+  board), and `StateChanged(IDLE)` after the repair, where it stands.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import simpy
@@ -48,6 +54,7 @@ if TYPE_CHECKING:
 
 Emit = Callable[[VehicleEvent], None]
 SimGen = Generator[simpy.Event, object, None]  # a SimPy process body
+ChargingMode = Literal["chargers", "opportunity", "none"]
 
 
 @dataclass(slots=True)
@@ -59,9 +66,12 @@ class VehicleStats:
     down_s: float = 0.0
     metres: float = 0.0
     energy_kwh: float = 0.0  # drawn from the battery or the busbar
+    charged_kwh: float = 0.0  # put into the battery
     failures: int = 0
+    loaded_failures: int = 0  # breakdowns with a unit on board
     operations: int = 0
     busy_windows: list[tuple[float, float]] = field(default_factory=list)
+    charge_windows: list[tuple[str, float, float]] = field(default_factory=list)  # (charger, start, end)
 
 
 class SimVehicle:
@@ -77,8 +87,9 @@ class SimVehicle:
         plant: Plant,
         emit: Emit,
         rng: np.random.Generator,
-        charging: bool = True,
+        charging: ChargingMode = "opportunity",
         exponential_handling: bool = False,
+        handling_kw: float = 0.0,
     ) -> None:
         self.env = env
         self.id = vehicle_id
@@ -87,8 +98,9 @@ class SimVehicle:
         self.graph = plant.graph(spec.id)
         self.emit = emit
         self.rng = rng
-        self.charging = charging and spec.battery is not None
+        self.charging: ChargingMode = charging if spec.battery is not None else "none"
         self.exponential_handling = exponential_handling
+        self.handling_kw = handling_kw if spec.battery is not None else 0.0
         self.decel = spec.deceleration or spec.acceleration
         self.state = VehicleState.IDLE
         self.route: SendRoute | None = None
@@ -106,7 +118,9 @@ class SimVehicle:
         self._busy_since: float | None = None
         self.on_move: Callable[[SimVehicle, str], None] | None = None  # trace hook: vehicle reached a node
         self._report_generation = 0
+        self._reported = self.energy  # the energy last reported to the port
         self._repair_time = 0.0
+        self._charging_since: float | None = None  # inside a charge stop (a breakdown interrupts it)
         self.process = env.process(self._run())
 
     # ------------------------------------------------------------------------------------ the port side
@@ -144,10 +158,13 @@ class SimVehicle:
         self._poke()
 
     def fail(self, repair_s: float) -> None:
-        """A breakdown falls due (taken at the next node the vehicle reaches without a load)."""
+        """A breakdown falls due: at once if the vehicle stands, else at the end of its edge or handling."""
         self.fail_pending = True
         self._repair_time = repair_s
-        self._poke()
+        if self._charging_since is not None:
+            self.process.interrupt("breakdown")
+        else:
+            self._poke()
 
     def _poke(self) -> None:
         if not self._wake.triggered:
@@ -157,7 +174,7 @@ class SimVehicle:
 
     def _run(self) -> SimGen:
         while True:
-            if self.fail_pending and not self.loaded:
+            if self.fail_pending:
                 yield from self._breakdown()
                 continue
             route = self.route
@@ -183,7 +200,7 @@ class SimVehicle:
     def _wait(self) -> SimGen:
         self._wake = self.env.event()
         if self.state is VehicleState.IDLE:
-            self._schedule_charge_report()
+            self._schedule_energy_report()
         yield self._wake
 
     def _drive_edge(self, route: SendRoute) -> SimGen:
@@ -228,6 +245,7 @@ class SimVehicle:
             yield env.timeout(duration)
             self.stats.handling_s += duration
             self._account_energy()
+            self._draw(self.handling_kw * duration / 3600.0, duration)  # the lift, on top of the idle draw
             if self.route is not route:  # pragma: no cover - a new route never arrives mid-operation
                 return
             if operation is Operation.PICK:
@@ -236,7 +254,9 @@ class SimVehicle:
                 self.loaded = False
             self.stats.operations += 1
         elif operation is Operation.CHARGE and self.spec.battery is not None:
-            yield from self._charge(self.spec.battery)
+            charged = yield from self._charge(self.spec.battery)
+            if not charged:
+                return  # broken down while charging: no OperationDone (the core drops the drive on ERROR)
         self.route = None
         self.emit(
             OperationDone(vehicle=self.id, node=self.node, operation=operation, at=env.now, order=route.order)
@@ -246,16 +266,26 @@ class SimVehicle:
         if self.state is not VehicleState.IDLE:
             self._set_state(VehicleState.IDLE)
         if self.spec.battery is not None:
-            self.emit(EnergyReport(vehicle=self.id, energy=self.energy, at=env.now))
+            self._report_energy()
 
-    def _charge(self, battery: plant_schema.Battery) -> SimGen:
-        """At a charger the fleet core sent it to: charge until `full_fraction` (the core waits for it)."""
+    def _charge(self, battery: plant_schema.Battery) -> Generator[simpy.Event, object, bool]:
+        """At a charger the fleet core sent it to: charge at `charge_kw` (net of the idle draw) until
+        `full_fraction` (the core waits for it). False if a breakdown stopped the charge."""
         self._set_state(VehicleState.CHARGING)
         net_kw = battery.charge_kw - battery.idle_kw
         wanted = battery.full_fraction * self.capacity_kwh
-        if net_kw > 0 and self.energy < wanted:
+        if self.charging == "none" or net_kw <= 0 or self.energy >= wanted:
+            return True
+        start = self._charging_since = float(self.env.now)
+        try:
             yield self.env.timeout((wanted - self.energy) / net_kw * 3600.0)
-        self._account_energy()
+        except simpy.Interrupt:
+            return False
+        finally:
+            self._account_energy()
+            self._charging_since = None
+            self.stats.charge_windows.append((self.node, start, float(self.env.now)))
+        return True
 
     def _breakdown(self) -> SimGen:
         env = self.env
@@ -264,6 +294,7 @@ class SimVehicle:
         self.cancelled = False
         self.stopped = True
         self.stats.failures += 1
+        self.stats.loaded_failures += self.loaded
         self._set_state(VehicleState.ERROR, "breakdown")
         start = env.now
         yield env.timeout(self._repair_time)
@@ -295,9 +326,25 @@ class SimVehicle:
             total += max(0.0, min(b, end) - max(a, start))
         return total
 
+    def charging_seconds(self, start: float, end: float, charger: str | None = None) -> float:
+        """Seconds spent charging at a charger within [start, end] (at `charger` only, if given)."""
+        windows = list(self.stats.charge_windows)
+        if self._charging_since is not None:
+            windows.append((self.node, self._charging_since, end))
+        return sum(
+            max(0.0, min(b, end) - max(a, start))
+            for node, a, b in windows
+            if charger is None or node == charger
+        )
+
     def _draw(self, kwh: float, dt: float) -> None:
-        self.energy = max(0.0, self.energy - kwh)
+        if self.charging != "none":
+            self.energy = max(0.0, self.energy - kwh)
         self.stats.energy_kwh += kwh
+
+    def _report_energy(self) -> None:
+        self._reported = self.energy
+        self.emit(EnergyReport(vehicle=self.id, energy=self.energy, at=self.env.now))
 
     def _account_energy(self) -> None:
         """Bring the battery up to date for the time since the last update (idle draw, charging)."""
@@ -311,26 +358,44 @@ class SimVehicle:
             return  # driving is accounted per edge
         idle_kwh = battery.idle_kw * dt / 3600.0
         self.stats.energy_kwh += idle_kwh
-        charging = self.state is VehicleState.CHARGING or (self.charging and self.state is VehicleState.IDLE)
+        mode = self.charging
+        if mode == "none":
+            return
+        charging = (self.state is VehicleState.CHARGING and self._charging_since is not None) or (
+            mode == "opportunity" and self.state is VehicleState.IDLE
+        )
         if charging:
+            before = self.energy
             net = (battery.charge_kw - battery.idle_kw) * dt / 3600.0
             self.energy = min(self.capacity_kwh, self.energy + net)
+            self.stats.charged_kwh += self.energy - before + idle_kwh
         else:
             self.energy = max(0.0, self.energy - idle_kwh)
 
-    def _schedule_charge_report(self) -> None:
-        """When idle below the low threshold, report again once the charge is back to full_fraction."""
+    def _schedule_energy_report(self) -> None:
+        """Standing idle. Opportunity charging: below the low threshold, report again once the charge is
+        back to full_fraction. Charging at chargers: report when the idle draw takes it below the low
+        threshold (the fleet core then sends it to a charger), or now if it is below and has not said so."""
         battery = self.spec.battery
-        if not self.charging or battery is None:
+        if self.charging == "none" or battery is None:
             return
         self._account_energy()
-        if self.energy >= battery.low_fraction * self.capacity_kwh:
+        low = battery.low_fraction * self.capacity_kwh
+        if self.charging == "opportunity":
+            if self.energy >= low:
+                return
+            net_kw = battery.charge_kw - battery.idle_kw
+            if net_kw <= 0:
+                return
+            delay = (battery.full_fraction * self.capacity_kwh - self.energy) / net_kw * 3600.0
+        elif self.energy < low:
+            if self._reported >= low:
+                self._report_energy()
             return
-        net_kw = battery.charge_kw - battery.idle_kw
-        if net_kw <= 0:
+        elif battery.idle_kw > 0:
+            delay = (self.energy - low) / battery.idle_kw * 3600.0 + 1.0  # a second past the threshold
+        else:
             return
-        wanted = battery.full_fraction * self.capacity_kwh
-        delay = (wanted - self.energy) / net_kw * 3600.0
         self._report_generation += 1
         generation = self._report_generation
         timer = self.env.timeout(max(delay, 0.0))
@@ -344,7 +409,7 @@ class SimVehicle:
         ):
             return
         self._account_energy()
-        self.emit(EnergyReport(vehicle=self.id, energy=self.energy, at=self.env.now))
+        self._report_energy()
 
 
 class SimFleet:

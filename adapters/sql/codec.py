@@ -45,6 +45,7 @@ UnitShipped             unit                 location            — (shipment i
 ShipmentPlanned         — (coils in payload) —                   dock
 StockLevelCrossed       —                    —                   store
 CoilConsumed            coil                 location            station
+IngotStackConsumed      stack id             location            station
 ======================  ===================  ==================  ========================
 """
 
@@ -84,6 +85,7 @@ EVENT_TYPES: Final[tuple[type[ev.Event], ...]] = (
     ev.ShipmentPlanned,
     ev.StockLevelCrossed,
     ev.CoilConsumed,
+    ev.IngotStackConsumed,
 )
 _BY_NAME: Final[dict[str, type[ev.Event]]] = {cls.__name__: cls for cls in EVENT_TYPES}
 
@@ -184,6 +186,8 @@ def event_refs(event: ev.Event) -> tuple[str | None, str | None, str | None]:
             return None, None, store
         case ev.CoilConsumed(coil=coil, location=loc, station=station):
             return coil, loc, station
+        case ev.IngotStackConsumed(stack=stack, location=loc, station=station):
+            return stack, loc, station
         case _:
             raise CodecError(f"no ledger columns for {type(event).__name__}")
 

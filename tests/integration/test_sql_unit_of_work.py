@@ -123,6 +123,7 @@ def every_event() -> list[ev.Event]:
         ),
         ev.StockLevelCrossed(at=16.7, actor="wms", store="FS1", alloy="5182", count=3, level="low"),
         ev.CoilConsumed(at=17.0, actor="CM1", coil="K-Ω1", location="RS2", station="CM1"),
+        ev.IngotStackConsumed(at=17.1, actor="HM", stack="S1", location="H-IS1", station="HM"),
     ]
 
 

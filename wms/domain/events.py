@@ -168,6 +168,15 @@ class CoilConsumed(Event):
     station: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class IngotStackConsumed(Event):
+    """A slab or ingot stack went into a process (a hot mill's furnace) at a station's handover."""
+
+    stack: str
+    location: str
+    station: str
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
     seq: int

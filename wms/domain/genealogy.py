@@ -41,8 +41,15 @@ def slit(
 
 
 def ancestors(yard: Yard, coil: str) -> list[str]:
-    """Parents, grandparents, ... (coils or ingot lots), nearest first."""
-    return _walk(coil, lambda c: list(yard.coils[c].spec.parents) if c in yard.coils else [])
+    """Parents, grandparents, ... (coils, slabs or ingot stacks, cast lots), nearest first."""
+    return _walk(coil, lambda c: _parents(yard, c))
+
+
+def _parents(yard: Yard, unit: str) -> list[str]:
+    if unit in yard.coils:
+        return list(yard.coils[unit].spec.parents)
+    stack = yard.stacks.get(unit)
+    return [stack.spec.cast_lot] if stack is not None and stack.spec.cast_lot else []
 
 
 def descendants(yard: Yard, coil: str) -> list[str]:

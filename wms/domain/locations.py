@@ -24,9 +24,10 @@ class Location:
     store: str | None
     capacity: int | None  # None: no limit (a station's handover queue)
     occupants: list[str] = field(default_factory=list)
-    reserved_by: str | None = None  # the move bringing a unit here
+    reserved_by: str | None = None  # the move bringing a unit here (single places; piles use `inbound`)
     locked_in: str | None = None  # reason, when nothing may be put here
     locked_out: str | None = None  # reason, when nothing may be taken from here
+    inbound: list[str] = field(default_factory=list)  # a pile's planned moves onto it (stack positions)
 
     @property
     def is_full(self) -> bool:
@@ -49,7 +50,8 @@ def locations_of(plant: Plant) -> dict[str, Location]:
     for cell in plant.rack_cells.values():
         add(Location(cell.id, LocationKind.CELL, cell.store, 1))
     for stack in plant.stack_positions.values():
-        add(Location(stack.id, LocationKind.STACK, stack.store, 1))
+        # a pile: no unit count; its height and weight limits decide (stacking rules)
+        add(Location(stack.id, LocationKind.STACK, stack.store, None))
     for node in sorted(handover_nodes(plant)):
         add(Location(node, LocationKind.HANDOVER, None, None))
     for vehicle in plant.vehicles.values():

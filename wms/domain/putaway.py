@@ -1,5 +1,8 @@
 """Putaway: the best legal place for a coil in a store, and the move that reserves it.
 
+Slabs and ingot stacks go to ingot stores: `propose_putaway` hands them to `wms.domain.ingot_putaway`
+(piles, last in first out); what follows is about coils.
+
 Flat stores. A saddle position is *legal* for a coil when every hard rule of `stacking` holds there (the
 row's width and diameter bands, its maximum coil weight and the crane's safe working load, hot coils only
 on ground cooling positions, skid-packed coils only on the ground, an upper position only over two
@@ -57,6 +60,7 @@ import numpy.typing as npt
 from layout import schema as plant_schema
 from layout.model import Tier
 from wms.domain.errors import InvalidInput, NoPlaceFound, UnknownStore
+from wms.domain.ingot_putaway import rank_piles
 from wms.domain.stacking import TOLERANCE, FlatStorePolicy
 from wms.domain.units import HOT_MARGIN_C, Coil, Packaging, UnitStatus
 from wms.domain.yard import Move, Yard
@@ -137,13 +141,34 @@ def propose_putaway(
 
     `origin`: where the coil enters a flat store (a point or a network node id); ignored by high-bay
     stores, whose travel is from each aisle's I/O point. `exclude`: location ids not to propose.
-    Raises UnknownCoil, UnknownStore, InvalidInput (an ingot store, a coil that left), NoPlaceFound.
+    Raises UnknownCoil, UnknownStore, InvalidInput (a coil to an ingot store, a slab elsewhere, a unit that
+    left), NoPlaceFound. A slab or ingot stack (`coil_id` names one) goes to an ingot store's best pile
+    (`wms.domain.ingot_putaway`; `weights` do not apply to it).
     """
+    if coil_id in yard.stacks:
+        return _propose_pile(yard, coil_id, store_id, at=at, origin=origin, exclude=exclude)
     coil = _coil(yard, coil_id)
     index = store_index(yard, store_id)
     if isinstance(index, FlatIndex):
         return index.propose(yard, coil, at, origin=origin, exclude=exclude, weights=weights)
     return index.propose(yard, coil, at, exclude=exclude)
+
+
+def _propose_pile(
+    yard: Yard, stack_id: str, store_id: str, *, at: float, origin: Origin, exclude: Iterable[str]
+) -> Proposal:
+    store = next((s for s in yard.plant.stores if s.id == store_id), None)
+    if store is None:
+        raise UnknownStore(store_id)
+    if not isinstance(store, plant_schema.IngotStore):
+        raise InvalidInput(f"'{stack_id}' is a slab or ingot stack; '{store_id}' is not an ingot store")
+    ranked = rank_piles(yard, stack_id, store, at=at, origin=origin, exclude=exclude)
+    best = ranked[0]
+    second = ranked[1] if len(ranked) > 1 else None
+    return Proposal(
+        stack_id, store_id, best.location, best.total, best.breakdown, len(ranked),
+        second.location if second else None, second.total if second else None,
+    )  # fmt: skip
 
 
 def plan_putaway(yard: Yard, proposal: Proposal, *, at: float, actor: str) -> Move:
@@ -181,13 +206,30 @@ def legal_positions(yard: Yard, coil_id: str, store_id: str, *, at: float) -> li
     """Every place of the store the coil may be put at `at`, in layout order.
 
     These are the places where `stacking.placement_violations` finds nothing, except the coil's own place
-    and the upper positions resting on it (a move there makes no sense).
+    and the upper positions resting on it (a move there makes no sense). For a slab or ingot stack: the
+    piles of an ingot store it may go to (also within the bay crane's safe working load).
     """
+    if coil_id in yard.stacks:
+        ranked = _legal_piles(yard, coil_id, store_id, at=at)
+        order = {pid: i for i, pid in enumerate(yard.plant.stack_positions)}
+        return sorted(ranked, key=order.__getitem__)
     coil = _coil(yard, coil_id)
     index = store_index(yard, store_id)
     mask = index.legal(yard, coil, at)
     index.drop_own(coil, mask)
     return [index.ids[i] for i in np.flatnonzero(mask)]
+
+
+def _legal_piles(yard: Yard, stack_id: str, store_id: str, *, at: float) -> list[str]:
+    store = next((s for s in yard.plant.stores if s.id == store_id), None)
+    if store is None:
+        raise UnknownStore(store_id)
+    if not isinstance(store, plant_schema.IngotStore):
+        return []
+    try:
+        return [c.location for c in rank_piles(yard, stack_id, store, at=at)]
+    except NoPlaceFound:
+        return []
 
 
 def store_index(yard: Yard, store_id: str) -> FlatIndex | HighBayIndex:

@@ -1,7 +1,8 @@
 """Retrieval: get units out of their stores to a handover, relocating what rests on them.
 
-A ground coil in a flat store is blocked by up to two upper coils resting on it (the two-tier pyramid);
-high-bay cells and ingot stack positions hold one unit and block nothing. Retrieving a batch of units in a
+A ground coil in a flat store is blocked by up to two upper coils resting on it (the two-tier pyramid); a
+slab in an ingot store's pile (a stack position, last in first out) by every unit above it; high-bay cells
+hold one unit and block nothing. Retrieving a batch of units in a
 given order (a truck's loading sequence) with few relocations is the two-tier block relocation problem.
 
 Representation. `plan_retrieval_batch` checks everything first (unknown, held, reserved, busy, locked-out
@@ -50,6 +51,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from layout import schema as plant_schema
 from wms.domain.errors import (
     Blocked,
     InvalidInput,
@@ -61,7 +63,7 @@ from wms.domain.errors import (
 )
 from wms.domain.locations import Location, LocationKind
 from wms.domain.stacking import placement_violations
-from wms.domain.units import Coil, Unit, UnitStatus
+from wms.domain.units import Coil, IngotStack, Unit, UnitStatus
 from wms.domain.yard import Move, MoveState, Yard
 
 RELOCATION = "relocation"
@@ -283,21 +285,21 @@ class RetrievalPlan:
         """Add relocation steps for idle coils that came to rest on a pending step's unit after planning."""
         handled = self._moving_units(yard)
         unit = yard.unit(step.unit)
-        for upper in yard.uppers_above(unit.location):
-            for occupant in yard.locations[upper].occupants:
-                if occupant in handled or yard.unit(occupant).move is not None:
-                    continue
-                new = Step(
-                    self._next_id(),
-                    occupant,
-                    RELOCATION,
-                    upper,
-                    upper,  # chosen when planned (advance sees the place as not fine and picks one)
-                    step.unit,
-                )
-                self.steps.insert(self.steps.index(step), new)
-                step.after = (*step.after, new.id)
-                handled.add(occupant)
+        for occupant in yard.resting_on(unit):  # a pile's units top first: each waits for the one above
+            if occupant in handled or yard.unit(occupant).move is not None:
+                continue
+            where = yard.unit(occupant).location
+            new = Step(
+                self._next_id(),
+                occupant,
+                RELOCATION,
+                where,
+                where,  # chosen when planned (advance sees the place as not fine and picks one)
+                step.unit,
+            )
+            self.steps.insert(self.steps.index(step), new)
+            step.after = (*step.after, new.id)
+            handled.add(occupant)
 
     def _next_id(self) -> int:
         return max((s.id for s in self.steps), default=-1) + 1
@@ -390,7 +392,7 @@ def _check_takeable(yard: Yard, unit: Unit) -> None:
     place = yard.locations[unit.location]
     if place.locked_out is not None:
         raise LocationLocked(place.id, "taking out", place.locked_out)
-    if any(yard.locations[u].reserved_by is not None for u in yard.uppers_above(place.id)):
+    if place.inbound or any(yard.locations[u].reserved_by is not None for u in yard.uppers_above(place.id)):
         raise Blocked(unit.id, yard.blockers(unit))
 
 
@@ -425,16 +427,15 @@ class _Dry:
         if unit in self.relocated_to:
             return []  # relocated by this plan: nothing of the plan goes on top of it
         waits: list[int] = []
-        for upper in self.yard.uppers_above(self.yard.unit(unit).location):
-            for blocker in self.yard.locations[upper].occupants:
-                if blocker in self.lifted:
-                    waits.append(self.lifted[blocker])
-                elif self.yard.unit(blocker).move is not None:
-                    continue  # already on its way out; the retrieval waits for it (checked when planned)
-                elif blocker in self.batch and not self.strict:
-                    waits.append(self._retrieve(blocker))
-                else:
-                    waits.append(self._relocate(blocker, unit))
+        for blocker in self.yard.resting_on(self.yard.unit(unit)):  # a pile's units top first
+            if blocker in self.lifted:
+                waits.append(self.lifted[blocker])
+            elif self.yard.unit(blocker).move is not None:
+                continue  # already on its way out; the retrieval waits for it (checked when planned)
+            elif blocker in self.batch and not self.strict:
+                waits.append(self._retrieve(blocker))
+            else:
+                waits.append(self._relocate(blocker, unit))
         return waits
 
     def _retrieve(self, unit: str) -> int:
@@ -479,17 +480,16 @@ def _pile(yard: Yard, units: Iterable[str]) -> set[str]:
     frontier = list(seen)
     while frontier:
         unit = yard.unit(frontier.pop())
-        for upper in yard.uppers_above(unit.location):
-            for occupant in yard.locations[upper].occupants:
-                if occupant not in seen:
-                    seen.add(occupant)
-                    frontier.append(occupant)
+        for occupant in yard.resting_on(unit):
+            if occupant not in seen:
+                seen.add(occupant)
+                frontier.append(occupant)
     return seen
 
 
 def _rests_on(yard: Yard, unit: Unit, below: str) -> bool:
-    """Whether `unit` sits on an upper position resting on `below`'s place."""
-    return unit.location in yard.uppers_above(yard.unit(below).location)
+    """Whether `unit` rests on `below` (an upper position over its place, or higher in its pile)."""
+    return unit.id in yard.resting_on(yard.unit(below))
 
 
 def _supports(yard: Yard, place: str) -> tuple[str, ...]:
@@ -497,8 +497,16 @@ def _supports(yard: Yard, place: str) -> tuple[str, ...]:
     return position.supports if position is not None and position.supports is not None else ()
 
 
+def _beneath(yard: Yard, place: str) -> list[str]:
+    """The units a unit put at `place` would rest on: its supports' coils, or the pile there."""
+    location = yard.locations[place]
+    if location.kind is LocationKind.STACK:
+        return list(location.occupants)
+    return [o for s in _supports(yard, place) for o in yard.locations[s].occupants]
+
+
 def _rests_on_any(yard: Yard, place: str, units: set[str]) -> bool:
-    return any(o in units for s in _supports(yard, place) for o in yard.locations[s].occupants)
+    return any(o in units for o in _beneath(yard, place))
 
 
 # ------------------------------------------------------------------------------------------ relocation targets
@@ -571,11 +579,7 @@ def _choose_target(
 
 
 def _target_key(yard: Yard, unit: Unit, source: str, place: str) -> tuple[int, int, float]:
-    burial = 0
-    for support in _supports(yard, place):
-        for occupant in yard.locations[support].occupants:
-            if _wanted_before(yard.unit(occupant), unit):
-                burial += 1
+    burial = sum(1 for occupant in _beneath(yard, place) if _wanted_before(yard.unit(occupant), unit))
     here, there = _xy(yard, source), _xy(yard, place)
     travel = math.dist(here, there) if here is not None and there is not None else math.inf
     other_bay = int(_bay(yard, source) != _bay(yard, place))
@@ -583,9 +587,12 @@ def _target_key(yard: Yard, unit: Unit, source: str, place: str) -> tuple[int, i
 
 
 def _wanted_before(below: Unit, unit: Unit) -> bool:
-    """Whether `below` is wanted before `unit` leaves: requested (reserved for an order) or due earlier."""
+    """Whether `below` is wanted before `unit` leaves: requested (reserved for an order) or due earlier;
+    slabs leave first in, first out, so an older slab of another cast is wanted earlier."""
     if below.reserved_for is not None:
         return True
+    if isinstance(below, IngotStack) and isinstance(unit, IngotStack):
+        return below.received_at < unit.received_at and below.spec.cast_lot != unit.spec.cast_lot
     due_below, due_unit = _due(below), _due(unit)
     if due_below is None:
         return False
@@ -632,6 +639,8 @@ def select_by_criteria(
 ) -> list[str]:
     """Up to `count` coils in stock that match and can be handed out now, best first.
 
+    In an ingot store (`store` names one) the same is done for its slabs and ingot stacks: they match on
+    `alloy` (and `order`); a temper or customer filter matches none. Elsewhere only coils are chosen.
     A coil matches when its alloy, temper and customer equal the ones given, it lies in a store (`store`
     if given; not at a handover or on a carrier) and, with `order`, it belongs to that order (made for it,
     `spec.order`, or reserved for it). It can be handed out when it has no hold, is not reserved for another
@@ -644,34 +653,60 @@ def select_by_criteria(
     if policy not in ("fifo", "due"):
         raise InvalidInput(f"policy must be 'fifo' or 'due' (got {policy!r})")
     found: list[tuple[tuple[float, float, int, float, str], str]] = []
-    for coil in yard.coils.values():
-        spec, place = coil.spec, yard.locations[coil.location]
+    for unit, fields in _matching(yard, alloy, temper, customer, store):
+        unit_order, due = fields
+        place = yard.locations[unit.location]
         if (
-            (alloy is not None and spec.alloy != alloy)
-            or (temper is not None and spec.temper != temper)
-            or (customer is not None and spec.customer != customer)
-            or (order is not None and order not in (spec.order, coil.reserved_for))
+            (order is not None and order not in (unit_order, unit.reserved_for))
             or place.kind not in STORE_KINDS
             or (store is not None and place.store != store)
         ):
             continue
         if (
-            coil.status is not UnitStatus.IN_STOCK
-            or coil.move is not None
-            or coil.holds
-            or (coil.reserved_for is not None and coil.reserved_for != order)
+            unit.status is not UnitStatus.IN_STOCK
+            or unit.move is not None
+            or unit.holds
+            or (unit.reserved_for is not None and unit.reserved_for != order)
             or place.locked_out is not None
-            or coil.received_at > at
+            or unit.received_at > at
+            or place.inbound
             or any(yard.locations[u].reserved_by is not None for u in yard.uppers_above(place.id))
         ):
             continue
         if policy == "fifo":
-            first = (coil.received_at, 0.0)
+            first = (unit.received_at, 0.0)
+        elif due is not None:
+            first = (0.0, due)
         else:
-            first = (0.0, spec.due) if spec.due is not None else (1.0, 0.0)
-        found.append(((*first, len(yard.blockers(coil)), coil.received_at, coil.id), coil.id))
+            first = (1.0, 0.0)
+        found.append(((*first, len(yard.blockers(unit)), unit.received_at, unit.id), unit.id))
     found.sort()
-    return [coil_id for _, coil_id in found[:count]]
+    return [unit_id for _, unit_id in found[:count]]
+
+
+def _matching(
+    yard: Yard, alloy: str | None, temper: str | None, customer: str | None, store: str | None
+) -> Iterable[tuple[Unit, tuple[str, float | None]]]:
+    """Units matching the attribute filters, with their order and due time: slabs and ingot stacks when
+    `store` is an ingot store, else coils."""
+    if store is not None and any(
+        s.id == store and isinstance(s, plant_schema.IngotStore) for s in yard.plant.stores
+    ):
+        if temper is not None or customer is not None:
+            return
+        for stack in yard.stacks.values():
+            if alloy is None or stack.spec.alloy == alloy:
+                yield stack, ("", None)
+        return
+    for coil in yard.coils.values():
+        spec = coil.spec
+        if (
+            (alloy is not None and spec.alloy != alloy)
+            or (temper is not None and spec.temper != temper)
+            or (customer is not None and spec.customer != customer)
+        ):
+            continue
+        yield coil, (spec.order, spec.due)
 
 
 def plan_retrieval_by_criteria(

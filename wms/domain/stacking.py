@@ -15,12 +15,13 @@ from layout import schema as plant_schema
 from layout.model import SaddlePosition, Tier
 from wms.domain.errors import Violation
 from wms.domain.locations import Location, LocationKind
-from wms.domain.units import Coil, CoolingModel, IngotStack, Packaging, Unit
+from wms.domain.units import Coil, CoolingModel, IngotStack, IngotStackSpec, Packaging, Unit
 
 if TYPE_CHECKING:
     from wms.domain.yard import Yard
 
 TOLERANCE = 1e-9
+FORMAT_TOLERANCE_M = 0.1  # slabs on one pile differ at most this much in width and in length
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ def _violations(
     elif location.kind is LocationKind.CELL:
         yield from _cell_violations(yard, unit, location, now)
     elif location.kind is LocationKind.STACK:
-        yield from _stack_violations(yard, unit, location)
+        yield from _stack_violations(yard, unit, location, move)
     elif location.kind is LocationKind.CARRIER:
         capacity = yard.carrier_capacity_t(location.id)
         if unit.weight > capacity + TOLERANCE:
@@ -192,16 +193,64 @@ def _cell_violations(yard: Yard, unit: Unit, location: Location, now: float) -> 
         yield Violation("hot coil", "hot coils cool in flat-store cooling positions, not in the rack")
 
 
-def _stack_violations(yard: Yard, unit: Unit, location: Location) -> Iterator[Violation]:
+def pile_units(
+    yard: Yard, location: Location, *, but: str | None = None, move: str | None = None
+) -> list[IngotStack]:
+    """The units on a pile and those bound for it (planned moves), except unit `but` and move `move`."""
+    units = [yard.stacks[o] for o in location.occupants if o != but and o in yard.stacks]
+    for m in location.inbound:
+        if m != move:
+            bound = yard.stacks.get(yard.moves[m].unit)
+            if bound is not None and bound.id != but:
+                units.append(bound)
+    return units
+
+
+def _stack_violations(yard: Yard, unit: Unit, location: Location, move: str | None) -> Iterator[Violation]:
+    """A stack position holds a pile (last in, first out). The rules do not depend on the order the units
+    arrive in, so several moves may be planned onto one pile at once: the pile's height and weight with the
+    units bound for it, one alloy per pile, one slab format per pile, nothing put on a pile being emptied."""
     if not isinstance(unit, IngotStack):
         yield Violation("unit kind", "only ingot or slab stacks go to stack positions")
         return
     row = yard.plant.stack_positions[location.id].row
-    if unit.spec.weight > row.max_weight + TOLERANCE:
+    spec = unit.spec
+    if spec.width is not None and spec.width > row.stack_length + TOLERANCE:
         yield Violation(
-            "stack weight", f"{unit.spec.weight:g} t is above the position's {row.max_weight:g} t"
+            "footprint", f"width {spec.width:g} m is more than the position's {row.stack_length:g} m"
         )
-    if unit.spec.height > row.max_height + TOLERANCE:
+    if spec.length is not None and spec.length > row.stack_width + TOLERANCE:
         yield Violation(
-            "stack height", f"{unit.spec.height:g} m is above the position's {row.max_height:g} m"
+            "footprint", f"length {spec.length:g} m is more than the position's {row.stack_width:g} m"
         )
+    pile = pile_units(yard, location, but=unit.id, move=move)
+    weight = spec.weight + sum(u.spec.weight for u in pile)
+    if weight > row.max_weight + TOLERANCE:
+        yield Violation("stack weight", f"{weight:g} t on the position is above its {row.max_weight:g} t")
+    height = spec.height + sum(u.spec.height for u in pile)
+    if height > row.max_height + TOLERANCE:
+        yield Violation("stack height", f"{height:g} m on the position is above its {row.max_height:g} m")
+    alloys = sorted({u.spec.alloy for u in pile} - {spec.alloy})
+    if alloys:
+        yield Violation("one alloy per pile", f"{spec.alloy} would go on a pile of {', '.join(alloys)}")
+    for other in pile:
+        if _format_differs(spec.width, other.spec.width) or _format_differs(spec.length, other.spec.length):
+            yield Violation(
+                "slab format",
+                f"{_format(spec)} would share a pile with {other.id} ({_format(other.spec)}); "
+                f"a pile holds one format within {FORMAT_TOLERANCE_M:g} m",
+            )
+            break
+    moving = [u.id for u in pile if u.move is not None and u.location == location.id]
+    if moving and unit.location != location.id:  # what already lies on the pile may be dug out
+        yield Violation("pile being emptied", f"{', '.join(moving)} on '{location.id}' is about to be moved")
+
+
+def _format_differs(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and abs(a - b) > FORMAT_TOLERANCE_M + TOLERANCE
+
+
+def _format(spec: IngotStackSpec) -> str:
+    if spec.width is None or spec.length is None:
+        return "format unknown"
+    return f"{spec.width:g} x {spec.length:g} m"

@@ -78,12 +78,20 @@ class CoilSpec:
 
 @dataclass(frozen=True, slots=True)
 class IngotStackSpec:
+    """A slab (count 1) or a bundle of ingots handled as one unit; units of a stack position form a pile.
+
+    `width` (across the slab, along the store row) and `length` are optional: without them the footprint
+    rules of `stacking` do not apply. `cast_lot` names the cast (a casting pit's drop): genealogy.
+    """
+
     id: str
     alloy: str
     count: int
     unit_weight: float  # t
     unit_height: float  # m
     cast_lot: str = ""
+    width: float | None = None  # m
+    length: float | None = None  # m
 
     @property
     def weight(self) -> float:
@@ -98,8 +106,10 @@ class IngotStackSpec:
             raise InvalidInput("ingot stack id is empty")
         if self.count < 1:
             raise InvalidInput(f"ingot stack '{self.id}': count must be at least 1 (got {self.count})")
-        for name in ("unit_weight", "unit_height"):
+        for name in ("unit_weight", "unit_height", "width", "length"):
             value = getattr(self, name)
+            if value is None and name in ("width", "length"):
+                continue
             if not (math.isfinite(value) and value > 0):
                 raise InvalidInput(f"ingot stack '{self.id}': {name} must be a positive number (got {value})")
 

@@ -166,9 +166,24 @@ class Yard:
     def active_holds(self, unit: Unit) -> list[Hold]:
         return list(unit.holds.values())
 
+    def resting_on(self, unit: Unit) -> list[str]:
+        """Units that must be lifted before `unit`: the coils on the upper positions resting on it, or, in a
+        pile (a stack position, last in first out), every unit above it, top first."""
+        place = self.locations[unit.location]
+        if place.kind is LocationKind.STACK:
+            if unit.id not in place.occupants:
+                return []
+            return place.occupants[place.occupants.index(unit.id) + 1 :][::-1]
+        return [o for upper in self.uppers_above(unit.location) for o in self.locations[upper].occupants]
+
     def blockers(self, unit: Unit) -> list[str]:
-        """Coils resting on `unit`, and moves planned onto its top: what must go before it can be lifted."""
+        """Units resting on `unit`, and moves planned onto its top: what must go before it can be lifted."""
         found: list[str] = []
+        place = self.locations[unit.location]
+        if place.kind is LocationKind.STACK:
+            found.extend(self.resting_on(unit))
+            found.extend(f"move {m} onto {place.id}" for m in place.inbound)
+            return found
         for upper in self.uppers_above(unit.location):
             place = self.locations[upper]
             found.extend(place.occupants)
@@ -483,13 +498,21 @@ class Yard:
             ev.UnitShipped(at=at, actor=actor, unit=unit.id, location=unit.location, shipment=shipment)
         )
 
-    def consume(self, coil_id: str, station: str, *, at: float, actor: str) -> None:
-        coil = self.coil(coil_id)
+    def consume(self, unit_id: str, station: str, *, at: float, actor: str) -> None:
+        """A coil or an ingot stack (a slab) went into the process of `station`, from a handover."""
+        unit = self.unit(unit_id)
         if station not in {s.id for s in self.plant.stations}:
             raise InvalidInput(f"unknown station '{station}'")
-        self._leaving(coil, None)
+        self._leaving(unit, None)
+        if isinstance(unit, IngotStack):
+            self._record(
+                ev.IngotStackConsumed(
+                    at=at, actor=actor, stack=unit.id, location=unit.location, station=station
+                )
+            )
+            return
         self._record(
-            ev.CoilConsumed(at=at, actor=actor, coil=coil.id, location=coil.location, station=station)
+            ev.CoilConsumed(at=at, actor=actor, coil=unit.id, location=unit.location, station=station)
         )
 
     def _leaving(self, unit: Unit, order: str | None) -> None:
@@ -597,6 +620,7 @@ class Yard:
                 self._put(unit, dst)
                 unit.status, unit.move = UnitStatus.IN_STOCK, None
                 self.locations[dst].reserved_by = None
+                self._unreserve_pile(dst, mid)
                 move = self.moves[mid]
                 move.state, move.carrier = MoveState.DONE, None
                 touched += [carrier, dst]
@@ -610,6 +634,7 @@ class Yard:
                 unit.status, unit.move = UnitStatus.IN_STOCK, None
                 if self.locations[move.target].reserved_by == mid:
                     self.locations[move.target].reserved_by = None
+                self._unreserve_pile(move.target, mid)
                 move.state, move.carrier = MoveState.CANCELLED, None
                 touched += [loc, move.target, move.source]
             case ev.HoldPlaced(unit=uid, hold=hid, kind=kind, release_at=release):
@@ -660,6 +685,11 @@ class Yard:
                 self._take(coil, loc)
                 coil.status = UnitStatus.CONSUMED
                 touched.append(loc)
+            case ev.IngotStackConsumed(stack=sid, location=loc):
+                stack = self.stacks[sid]
+                self._take(stack, loc)
+                stack.status = UnitStatus.CONSUMED
+                touched.append(loc)
             case _:
                 raise TypeError(f"no rule to apply {type(event).__name__}")
         for loc in dict.fromkeys(touched):
@@ -684,8 +714,15 @@ class Yard:
 
     def _reserve_place(self, location: str, move: str) -> None:
         place = self.locations[location]
-        if place.capacity is not None:
+        if place.kind is LocationKind.STACK:
+            place.inbound.append(move)  # a pile takes several moves at once, within its limits
+        elif place.capacity is not None:
             place.reserved_by = move
+
+    def _unreserve_pile(self, location: str, move: str) -> None:
+        place = self.locations[location]
+        if move in place.inbound:
+            place.inbound.remove(move)
 
     def _next_move_id(self) -> str:
         return f"M{self._move_seq + 1:06d}"
@@ -716,9 +753,9 @@ class Yard:
                 for s in self.stacks.values()
             },
             "locations": {
-                p.id: (tuple(p.occupants), p.reserved_by, p.locked_in, p.locked_out)
+                p.id: (tuple(p.occupants), p.reserved_by, p.locked_in, p.locked_out, tuple(p.inbound))
                 for p in self.locations.values()
-                if p.occupants or p.reserved_by or p.locked_in or p.locked_out
+                if p.occupants or p.reserved_by or p.locked_in or p.locked_out or p.inbound
             },
             "moves": {
                 m.id: (m.unit, m.source, m.target, m.purpose, m.state, m.carrier) for m in self.moves.values()

@@ -48,11 +48,14 @@ class ReceiveIngotStack(Command):
     unit_weight: float
     unit_height: float
     cast_lot: str = ""
+    width: float | None = None  # m, optional: the footprint rules of ingot stores use it
+    length: float | None = None  # m
 
 
 @dataclass(frozen=True, kw_only=True)
 class ProposePutaway(Command):
-    """Find the best legal place for a coil in a store and reserve it (plans the putaway move)."""
+    """Find the best legal place for a coil (or, in an ingot store, a slab: `coil` names the unit) in a
+    store and reserve it (plans the putaway move)."""
 
     coil: str
     store: str
@@ -191,5 +194,7 @@ class ConfirmLoading(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class Consume(Command):
+    """A unit went into the station's process: a coil, or a slab or ingot stack (`coil` names the unit)."""
+
     coil: str
     station: str

@@ -41,7 +41,9 @@ def receive_coil(c: cmd.ReceiveCoil, yard: Yard, now: float) -> Result:
 
 
 def receive_ingot_stack(c: cmd.ReceiveIngotStack, yard: Yard, now: float) -> Result:
-    spec = IngotStackSpec(c.stack, c.alloy, c.count, c.unit_weight, c.unit_height, c.cast_lot)
+    spec = IngotStackSpec(
+        c.stack, c.alloy, c.count, c.unit_weight, c.unit_height, c.cast_lot, width=c.width, length=c.length
+    )
     stack = yard.receive_ingot_stack(spec, c.location, at=now, actor=c.actor)
     return {"stack": stack.id, "location": stack.location}
 

@@ -10,7 +10,7 @@ from wms.domain.units import Coil
 from wms.domain.yard import Yard
 
 # Fields that name the unit an event is about.
-_UNIT_FIELDS = ("unit", "coil")
+_UNIT_FIELDS = ("unit", "coil", "stack")
 
 
 def where(yard: Yard, unit_id: str, now: float) -> dict[str, Any]:

@@ -59,8 +59,53 @@ def test_references_to_the_plant_are_checked() -> None:
         parse_scenario(text, source="s.yaml", plant=TINY)
     messages = {p.where: p.message for p in caught.value.problems}
     assert "unknown station 'HM9'" in messages["sources[0].station"]
-    assert "ingot store" in messages["sources[0].store"]
+    assert "sources[0].store" not in messages  # a source may feed the ingot store (slabs)
     assert "unknown vehicle class 'hovercraft'" in messages["breakdowns.classes.hovercraft"]
+
+
+SLABS = """\
+format: 1
+scenario: {id: slabs}
+sources:
+  - id: pit
+    station: HM
+    handover: HM-X
+    store: IS1
+    interarrival_s: {dist: uniform, low: 10800, high: 18000}
+    batch: {dist: uniform, low: 3.5, high: 6.49}
+    exit_buffer: 6
+    slab:
+      alloy: {AA5182: 1.0}
+      width_m: {dist: uniform, low: 1.4, high: 2.1}
+      thickness_m: 0.55
+demand:
+  retrievals:
+    - {id: mill, station: CM1, store: IS1, interarrival_s: 1440, max_open: 2}
+"""
+
+
+def test_a_slab_source_and_slab_demand_load() -> None:
+    scenario = parse_scenario(SLABS, source="s.yaml", plant=TINY)
+    (source,) = scenario.sources
+    assert source.slab is not None and source.slab.thickness_m == 0.55
+    assert scenario.demand.retrievals[0].max_open == 2
+
+
+def test_coil_and_slab_attributes_must_fit_the_store() -> None:
+    text = SLABS.replace("    slab:\n", "    attributes: {alloy: {AA5182: 1.0}}\n    slab:\n")
+    text = text.replace("store: IS1, interarrival_s: 1440", "store: IS1, temper: F, interarrival_s: 1440")
+    text += "  shipments:\n    - {id: trucks, docks: [SD1], store: IS1, interarrival_s: 3600}\n"
+    with pytest.raises(ScenarioInvalid) as caught:
+        parse_scenario(text, source="s.yaml", plant=TINY)
+    messages = {p.where: p.message for p in caught.value.problems}
+    assert "describe them under 'slab'" in messages["sources[0].attributes"]
+    assert "no temper" in messages["demand.retrievals[0].temper"]
+    assert "trucks take coils only" in messages["demand.shipments[0].store"]
+    coil_store = SLABS.replace("store: IS1\n", "store: FS1\n")
+    with pytest.raises(ScenarioInvalid) as wrong:
+        parse_scenario(coil_store, source="s.yaml", plant=TINY)
+    assert [p.where for p in wrong.value.problems] == ["sources[0].slab"]
+    assert wrong.value.problems[0].line is not None
 
 
 def test_unknown_calendar_and_warmup_longer_than_the_run() -> None:

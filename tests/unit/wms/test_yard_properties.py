@@ -25,7 +25,8 @@ After every step these invariants hold:
   never reserved by another move);
 * every occupied upper position has both its ground supports occupied;
 * every reserved location is reserved by a planned, active or staged move whose target it is, and every
-  such move to a place with a capacity holds that reservation; a unit names its open move and the move
+  such move to a place with a capacity holds that reservation; a pile (stack position) lists exactly the
+  open moves bound for it; a unit names its open move and the move
   agrees with where the unit is (at its source when planned, on its carrier when active, at a handover
   when staged);
 * replaying the ledger (`Yard.replay`) gives an equal `snapshot()`;
@@ -532,6 +533,9 @@ class YardMachine(RuleBasedStateMachine):
                 assert move is not None, f"{place.id} reserved by unknown move {place.reserved_by}"
                 assert move.state in OPEN, f"{place.id} reserved by {move.state} move {move.id}"
                 assert move.target == place.id, f"{place.id} reserved by {move.id} bound for {move.target}"
+            for bound in place.inbound:
+                move = yard.moves[bound]
+                assert move.state in OPEN and move.target == place.id, f"{place.id} lists {bound} ({move})"
         for move in yard.moves.values():
             unit = yard.unit(move.unit)
             if move.state in OPEN:
@@ -551,6 +555,8 @@ class YardMachine(RuleBasedStateMachine):
             assert target.reserved_by == move.id, (
                 f"{move.id} does not hold {target.id} ({target.reserved_by})"
             )
+        if target.kind is LocationKind.STACK:  # a pile lists every move bound for it
+            assert move.id in target.inbound, f"{move.id} is not in {target.id}'s inbound {target.inbound}"
         if move.state is MoveState.PLANNED:
             assert (unit.location, move.carrier) == (move.source, None)
         elif move.state is MoveState.ACTIVE:

@@ -350,7 +350,8 @@ def stage_times(maps: Path, case: Case, repair_limit: float = 5.0) -> None:
                 distance=problem.distance,
                 horizon=stages.HORIZON_FACTOR * longest + count // 4 + 16,
             )
-            stages._prioritised(paths, time.perf_counter, float("inf"))
+            order = sorted(range(count), key=lambda agent: paths.distance[agent][paths.starts[agent]])
+            stages._prioritised(paths, order, time.perf_counter, float("inf"))
             planned = time.process_time()
             missing = sum(path is None for path in paths.paths)
             give_up = planned + repair_limit

@@ -3,12 +3,14 @@
 A neighbourhood is one agent plus the agents that stand on its shortest route at about the time it
 would pass. Their paths are removed and planned again one by one with space-time A* around everybody
 else. `improve` keeps the new paths when their sum of costs drops; `repair` plans agents that have no path
-yet (prioritised planning failed for them), planning the missing agent first.
+yet (prioritised planning failed for them): the missing agent first, then the agents parked across every
+route to its goal (its "walls", found by a 0-1 BFS), which now get there after it has passed.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from fleet.mapf.spacetime import Path, PathTable, space_time_astar
@@ -118,7 +120,11 @@ class PathSet:
         return [agent, *others]
 
     def replan(
-        self, group: Sequence[int], accept: Callable[[int, int, int, int], bool], first_effort: int = 1
+        self,
+        group: Sequence[int],
+        accept: Callable[[int, int, int, int], bool],
+        first_effort: int = 1,
+        effort: int = 1,
     ) -> bool:
         """Plan `group` again in that order (an agent whose search fails gets no path) and keep the result
         if `accept(old missing, old cost, new missing, new cost)` holds, else put the old paths back."""
@@ -129,7 +135,7 @@ class PathSet:
             self.set(agent, None)
         new_missing = new_cost = 0
         for agent in group:
-            path = self.plan(agent, first_effort if agent == group[0] else 1)
+            path = self.plan(agent, first_effort if agent == group[0] else effort)
             if path is None:
                 new_missing += 1
                 if new_missing > old_missing:
@@ -146,27 +152,65 @@ class PathSet:
             self.set(agent, old[agent])
         return False
 
-    def blockers(self, agent: int) -> tuple[list[int], list[int]]:
-        """Agents that can make a search for `agent` fail: first those parked on its shortest route (they
-        wall it off for good), then those crossing its start early or visiting its goal (it may only
-        finish after the last visit)."""
-        at, parked = self.table.at, self.table.parked
+    def walls(self, agent: int) -> list[int]:
+        """Fewest agents parked for good that a route from `agent`'s start to its goal must pass through
+        (0-1 BFS: stepping onto a parked agent costs 1), nearest the goal first. Those are the agents
+        whose parking can wall it off; the one shortest route may cross many more than needed."""
+        parked, neighbours = self.table.parked, self.neighbours
         start, goal = self.starts[agent], self.goals[agent]
-        walls = []
-        for cell in self.route(agent):
+        crossed = {start: 0}
+        came_from = {start: -1}
+        queue = deque([start])
+        while queue:
+            cell = queue.popleft()
+            if cell == goal:
+                break
+            for option in neighbours[cell]:
+                stay = parked.get(option)
+                extra = 1 if stay is not None and stay[1] != agent else 0
+                count = crossed[cell] + extra
+                if count < crossed.get(option, 1 << 30):
+                    crossed[option] = count
+                    came_from[option] = cell
+                    if extra:
+                        queue.append(option)
+                    else:
+                        queue.appendleft(option)
+        found: list[int] = []
+        cell = goal
+        while cell >= 0:
             stay = parked.get(cell)
             if stay is not None and stay[1] != agent:
-                walls.append(stay[1])
+                found.append(stay[1])
+            cell = came_from.get(cell, -1)
+        return found
+
+    def blockers(self, agent: int) -> tuple[list[int], list[int]]:
+        """Agents that can make a search for `agent` fail: first those parked across all its routes (they
+        wall it off for good), then those crossing its start early or visiting its goal (it may only
+        finish after the last visit)."""
+        at = self.table.at
+        start, goal = self.starts[agent], self.goals[agent]
+        walls = self.walls(agent)
         crossing = {other for time, other in at[start].items() if time <= NEAR_IN_TIME * 2}
         crossing.update(at[goal].values())
         crossing.difference_update([agent, *walls])
         return walls, sorted(crossing)
 
     def repair(self, missing: int) -> bool:
-        """Try to give `missing` a path: replan it first, then its blockers, then some route mates."""
+        """Try to give `missing` a path. First plan it before the agents parked across its way (or, if
+        none, those crossing its start or goal), then those (they now arrive after it has passed, often
+        after a long wait: hence the larger search budget); failing that, replan it first with a random
+        mix of its blockers and route mates."""
         rng = self.rng
         walls, crossing = self.blockers(missing)
-        chosen = walls[-(NEIGHBOURHOOD // 4) :]  # the walls nearest its goal
+        # Without walls, those crossing its start early or visiting its goal are what stops it.
+        first = walls[:NEIGHBOURHOOD] or crossing[:NEIGHBOURHOOD]
+        if first and self.replan(
+            [missing, *first], lambda old, _, new, __: new < old, REPAIR_EFFORT, REPAIR_EFFORT
+        ):
+            return True
+        chosen = walls[: NEIGHBOURHOOD // 4]  # the walls nearest its goal
         chosen += rng.sample(crossing, min(len(crossing), max(0, NEIGHBOURHOOD // 2 - len(chosen))))
         mates = [other for other in self.neighbourhood(missing, 3 * NEIGHBOURHOOD)[1:] if other not in chosen]
         chosen += rng.sample(mates, min(len(mates), max(0, NEIGHBOURHOOD - 1 - len(chosen))))

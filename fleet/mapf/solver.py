@@ -3,15 +3,15 @@
 Pipeline, all within one time limit (anytime: a complete plan is in hand as early as possible):
 
 1. one BFS per goal (`distances`): exact single-agent distances, the heuristic of everything below;
-2. LaCAM with PIBT (`lacam`, `pibt`): complete and fast, the first plan and the fallback, but its paths
-   are long (agents get pushed off their goals and come back). Only if it cannot finish in time is
-   there no answer;
-3. prioritised planning, shortest trips first, each agent by SIPP around the ones before (`spacetime`):
-   near-shortest paths, but it can fail for a few agents (others parked in their aisle); it gives up as
-   soon as its projected finish is past the repair deadline;
-4. the agents it missed are repaired by replanning them first together with the agents that wall them
-   off or cross their start or goal (`lns`); the cheaper of the two complete plans is kept;
-5. the remaining time goes to large neighbourhood search, which shortens the delayed agents' paths and
+2. on a sparse grid, prioritised planning first: shortest trips first, each agent by SIPP around the ones
+   before (`spacetime`). Near-shortest paths, but it can fail for a few agents (others parked in their
+   aisle); those are repaired (`lns`): each is planned again before the agents parked across its way,
+   then those after it;
+3. on a busier grid, or when step 2 gave no complete plan, LaCAM with PIBT (`lacam`, `pibt`): complete
+   and fast, the fallback, but its paths are long (agents get pushed off their goals and come back).
+   Only if it cannot finish in time is there no answer. Step 2 then runs (or carries on) in the time
+   left, and the cheaper of the two complete plans is kept;
+4. the remaining time goes to large neighbourhood search, which shortens the delayed agents' paths and
    only ever swaps a valid plan for a cheaper valid one.
 
 Costs: an agent's cost is the time step of its last arrival at its goal, after which it never leaves;
@@ -34,10 +34,10 @@ from fleet.mapf.lacam import lacam
 from fleet.mapf.lns import PathSet
 from fleet.mapf.pibt import Pibt
 
-LACAM_SHARE = 0.95  # LaCAM (the first, complete plan) may run until this share of the time limit
-REPAIR_SHARE = 0.85  # prioritised planning and its repair must be done by this share, or are dropped
-PRIORITISED_WEIGHT = 1.5  # weighted A* in the first pass: about 2x fewer states, paths a few % longer
-PROJECTION_MARGIN = 1.1
+SPARSE = 0.04  # agents per free cell up to which prioritised planning goes first
+LACAM_SHARE = 0.95  # LaCAM (the complete fallback plan) may run until this share of the time limit
+REPAIR_SHARE = 0.85  # prioritised planning and its repair must be done by this share
+PRIORITISED_WEIGHT = 1.3  # weighted A* in the first pass: fewer states, paths a few % longer
 IMPROVE_SHARE = 0.9  # improvement stops by then, leaving room to build the answer
 STALL = 50  # improvement stops after this many neighbourhoods in a row brought nothing
 HORIZON_FACTOR = 3  # paths may be up to this many times the longest single-agent distance (plus slack)
@@ -115,25 +115,37 @@ def solve(
         horizon=HORIZON_FACTOR * longest + count // 4 + 16,
         seed=seed,
     )
-    # A complete plan first (the fallback), however long its paths: from here on there is an answer.
-    configs = _lacam(problem, past(LACAM_SHARE), seed)
-    if configs is None:
-        return None
-    first_plan_at = clock() - began
-    fallback = [_trim([config[a] for config in configs], problem.goals[a]) for a in range(count)]
-    # Then prioritised planning and its repair, if they can finish in the time left: much shorter paths.
+    # On a sparse grid prioritised planning goes first and may take all the time: it all but never fails
+    # there, and it is much cheaper than LaCAM, whose long paths take many steps of every agent. On a
+    # busier grid LaCAM goes first, so that there is an answer however long the rest takes.
+    order = sorted(range(count), key=lambda agent: paths.distance[agent][paths.starts[agent]])
+    done = 0
+    planned = False
+    if count <= SPARSE * problem.graph.size:
+        done = _prioritised(paths, order, clock, began + REPAIR_SHARE * time_limit)
+        planned = done == count and _repair(paths, past(REPAIR_SHARE))
     method = "prioritised"
-    planned = _prioritised(paths, clock, began + REPAIR_SHARE * time_limit) and _repair(
-        paths, past(REPAIR_SHARE)
-    )
-    if not planned or sum(len(path) - 1 for path in fallback) < sum(map(paths.cost, range(count))):
-        method = "lacam"
-        # Searches must be able to finish after the last of its (long) paths has passed their goals.
-        paths.horizon = max(paths.horizon, max(map(len, fallback)) + longest + 16)
-        for agent in range(count):
-            paths.set(agent, None)
-        for agent, path in enumerate(fallback):
-            paths.set(agent, path)
+    if planned:
+        first_plan_at = clock() - began
+    else:
+        # A complete plan (the fallback), however long its paths: from here on there is an answer.
+        configs = _lacam(problem, past(LACAM_SHARE), seed)
+        if configs is None:
+            return None
+        first_plan_at = clock() - began
+        fallback = [_trim([config[a] for config in configs], problem.goals[a]) for a in range(count)]
+        # Then finish the prioritised plan and its repair, if that can be done in the time left.
+        if done < count:
+            done += _prioritised(paths, order[done:], clock, began + REPAIR_SHARE * time_limit)
+        planned = done == count and _repair(paths, past(REPAIR_SHARE))
+        if not planned or sum(len(path) - 1 for path in fallback) < sum(map(paths.cost, range(count))):
+            method = "lacam"
+            # Searches must be able to finish after the last of its (long) paths has passed their goals.
+            paths.horizon = max(paths.horizon, max(map(len, fallback)) + longest + 16)
+            for agent in range(count):
+                paths.set(agent, None)
+            for agent, path in enumerate(fallback):
+                paths.set(agent, path)
     initial = sum(paths.cost(agent) for agent in range(count))
     initial_seconds = first_plan_at
     if improve:
@@ -142,26 +154,18 @@ def solve(
     return _solution(problem, paths, method, initial, initial_seconds)
 
 
-def _prioritised(paths: PathSet, clock: Callable[[], float], deadline: float) -> bool:
-    """Plan agents one by one, shortest trips first (some may get no path); False if that will not be done
-    by the deadline. Later agents take longer (more paths to get around), hence the margin on the
-    projection: giving up early leaves LaCAM the time it needs."""
-    order = sorted(range(len(paths.starts)), key=lambda agent: paths.distance[agent][paths.starts[agent]])
-    began = clock()
+def _prioritised(paths: PathSet, order: Sequence[int], clock: Callable[[], float], deadline: float) -> int:
+    """Plan the agents one by one in `order` (some may get no path) until the deadline; returns how many
+    it went through."""
     paths.weight = PRIORITISED_WEIGHT
     try:
         for done, agent in enumerate(order):
-            if done % 16 == 0 and done:
-                now = clock()
-                if (
-                    now >= deadline
-                    or now + PROJECTION_MARGIN * (now - began) * (len(order) - done) / done > deadline
-                ):
-                    return False
+            if done % 16 == 0 and done and clock() >= deadline:
+                return done
             paths.set(agent, paths.plan(agent))
     finally:
         paths.weight = 1.0
-    return True
+    return len(order)
 
 
 def _repair(paths: PathSet, stop: Callable[[], bool]) -> bool:

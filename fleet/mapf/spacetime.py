@@ -49,6 +49,8 @@ class PathTable:
 
 
 FOREVER = 1 << 40
+SCALE = 16  # costs in sixteenths, so that an inflated heuristic stays an integer
+MAX_WINDOWS = 1 << 16  # safe intervals per cell a search tells apart (far more than any plan makes)
 _closes = itemgetter(1)
 
 
@@ -103,17 +105,32 @@ def space_time_astar(
     goal_free = intervals(goal)
     if not goal_free or goal_free[-1][1] != FOREVER or goal_free[-1][0] > horizon:
         return None
-    free_from = goal_free[-1][0]
+    # Heap entries are single ints, ordered as (f, h, state): f = SCALE * time + weight * SCALE * h,
+    # raised to when the goal opens for good; ints compare much faster than tuples. The arrival time is
+    # not in the entry: an entry is current when re-encoding the state's recorded arrival gives it back.
+    inflate = round(weight * SCALE)
+    floor = SCALE * goal_free[-1][0]
+    states = size * MAX_WINDOWS
+    h_span = size + 1  # above any distance
+    f_unit = h_span * states
     # State = cell + size * interval index -> earliest arrival, and the state it came from.
     arrival: dict[int, int] = {start: 0}
     came_from: dict[int, int] = {start: -1}
-    frontier: list[tuple[float, int, int, int, int]] = [(free_from, distance[start], 0, start, 0)]
+    left = distance[start]
+    total = inflate * left
+    frontier = [(total if total > floor else floor) * f_unit + left * states + start]
+    pop, push = heapq.heappop, heapq.heappush
     expansions = 0
     while frontier:
-        _, _, time, cell, index = heapq.heappop(frontier)
-        key = cell + size * index
-        if arrival[key] != time:
+        entry = pop(frontier)
+        key = entry % states
+        time = arrival[key]
+        cell = key % size
+        left = distance[cell]
+        total = SCALE * time + inflate * left
+        if (total if total > floor else floor) * f_unit + left * states + key != entry:
             continue  # superseded by an earlier arrival
+        index = key // size
         high = intervals(cell)[index][1]
         if cell == goal and high == FOREVER:
             return _unroll(came_from, arrival, key, size)
@@ -122,6 +139,8 @@ def space_time_astar(
             return None
         here = at[cell]
         later = time + 1
+        reach = high + 1  # the last step at which a move out of this window can arrive
+        opens_by = reach if reach < horizon else horizon
         for option in neighbours[cell]:
             there = at[option]
             if not there and option not in parked:
@@ -131,19 +150,21 @@ def space_time_astar(
                 arrival[option] = later
                 came_from[option] = key
                 left = distance[option]
-                total = later + weight * left
-                heapq.heappush(frontier, (total if total > free_from else free_from, left, later, option, 0))
+                total = SCALE * later + inflate * left
+                push(frontier, (total if total > floor else floor) * f_unit + left * states + option)
                 continue
             free = windows.get(option)
             if free is None:
                 free = safe_intervals(table, option)
+            count = len(free)
             # The first window still open at time + 1 (windows are sorted and disjoint).
-            number = bisect.bisect_left(free, later, key=_closes)
-            for number, (opens, closes) in enumerate(free[number:], start=number):  # noqa: B020
-                if opens > high + 1 or opens > horizon:
+            number = 0 if not count or free[0][1] >= later else bisect.bisect_left(free, later, key=_closes)
+            while number < count:
+                opens, closes = free[number]
+                if opens > opens_by:
                     break
                 step = later if later > opens else opens
-                last = closes if closes < high + 1 else high + 1
+                last = closes if closes < reach else reach
                 # Not through an agent coming the other way along the same edge.
                 while (
                     step <= last
@@ -151,18 +172,15 @@ def space_time_astar(
                     and here.get(step) == crossing
                 ):
                     step += 1
-                if step > last:
-                    continue
-                state = option + size * number
-                if arrival.get(state, FOREVER) <= step:
-                    continue
-                arrival[state] = step
-                came_from[state] = key
-                left = distance[option]
-                total = step + weight * left
-                heapq.heappush(
-                    frontier, (total if total > free_from else free_from, left, step, option, number)
-                )
+                if step <= last and number < MAX_WINDOWS:
+                    state = option + size * number
+                    if arrival.get(state, FOREVER) > step:
+                        arrival[state] = step
+                        came_from[state] = key
+                        left = distance[option]
+                        total = SCALE * step + inflate * left
+                        push(frontier, (total if total > floor else floor) * f_unit + left * states + state)
+                number += 1
     return None
 
 

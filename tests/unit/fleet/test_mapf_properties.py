@@ -109,3 +109,23 @@ def test_every_lacam_plan_is_valid(instance: tuple[npt.NDArray[np.bool_], list[C
     paths = [[graph.cells[config[agent]] for config in configs] for agent in range(len(starts))]
     check = check_plan(blocked, starts, goals, paths)
     assert check.valid, check.problems
+
+
+@settings(max_examples=100, deadline=None)
+@given(instances())
+def test_goal_distances_match_a_plain_bfs(
+    instance: tuple[npt.NDArray[np.bool_], list[Cell], list[Cell]],
+) -> None:
+    from fleet.mapf.distances import goal_distances
+    from fleet.mapf.grid import GridGraph
+
+    blocked, _, goals = instance
+    graph = GridGraph.from_occupancy(blocked)
+    # Every free cell as a goal: cells outside the goal's region must come out unreachable (-1).
+    targets = list(range(graph.size))
+    table = goal_distances(graph, [*targets, targets[0]])  # a repeated goal gets the same row
+    for row, goal in enumerate(targets):
+        expected = bfs(blocked, graph.cells[goal])
+        assert {graph.cells[cell]: int(d) for cell, d in enumerate(table[row]) if d >= 0} == expected
+    assert (table[-1] == table[0]).all()
+    assert goals  # the instance's own goals are among the free cells checked above

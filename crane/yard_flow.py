@@ -261,6 +261,9 @@ class YardFlow:
         self._dirty_stores: set[str] = set()
         self._renamed: dict[str, str] = {}  # failed job id -> the id it was submitted again under
         self._next_cooling: float | None = None
+        # Coils chosen by criteria and time (`_select`), for one state of the yard: its object and ledger length.
+        self._selected: dict[tuple[object, ...], list[str]] = {}
+        self._selected_in: tuple[Yard, int] | None = None
 
     # ----------------------------------------------------------------------------------------- queries
 
@@ -341,17 +344,7 @@ class YardFlow:
         request.last_try = at
         out: list[FlowEffect] = []
         if not request.coils:
-            yard = self.yard()
-            chosen = select_by_criteria(
-                yard,
-                alloy=message.alloy,
-                temper=message.temper,
-                store=message.store,
-                policy=message.policy,
-                count=message.count,
-                at=at,
-            )
-            chosen = [c for c in chosen if self._reachable_from(c, message)]
+            chosen = [c for c in self._select(message, at) if self._reachable_from(c, message)]
             if len(chosen) < message.count:
                 return [
                     RequestChanged(
@@ -366,6 +359,33 @@ class YardFlow:
                 self.wms.handle(cmd.Reserve(actor=self.actor, unit=coil, order=message.request))
         out += self._plan(request, at)
         return out
+
+    def _select(self, message: RetrievalRequested, at: float) -> list[str]:
+        """`select_by_criteria` for the request. Several requests often wait for the same stock and are tried
+        together: the same criteria at the same time on the same yard state (its ledger has not grown: only
+        recorded events change a yard) choose the same coils, so the choice is kept until the ledger grows."""
+        yard = self.yard()
+        if (
+            self._selected_in is None
+            or self._selected_in[0] is not yard
+            or self._selected_in[1] != len(yard.ledger)
+        ):
+            self._selected = {}
+            self._selected_in = (yard, len(yard.ledger))
+        key = (message.alloy, message.temper, message.store, message.policy, message.count, at)
+        chosen = self._selected.get(key)
+        if chosen is None:
+            chosen = select_by_criteria(
+                yard,
+                alloy=message.alloy,
+                temper=message.temper,
+                store=message.store,
+                policy=message.policy,
+                count=message.count,
+                at=at,
+            )
+            self._selected[key] = chosen
+        return list(chosen)
 
     def _reachable_from(self, coil: str, message: RetrievalRequested) -> bool:
         location = self.yard().unit(coil).location

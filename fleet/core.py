@@ -34,7 +34,7 @@ change happens inside `handle`. See docs/fleet.md, "The fleet core", for the rul
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import pairwise
@@ -60,7 +60,7 @@ from fleet.ports import (
     StateChanged,
     VehicleEvent,
 )
-from fleet.routing import NoRoute, Router
+from fleet.routing import NoRoute, Route, Router
 from fleet.traffic import JointPlan, Resolution, ResolutionKind, Resource, TrafficControl, edge_resource
 from layout import Plant
 
@@ -191,6 +191,10 @@ class FleetCore:
         self.joint_plans = 0  # joint plans started (`_apply_plan`)
         # Situations (every vehicle's node, claim and whether it may move) in which no joint plan was found.
         self._no_plan: set[tuple[tuple[str, str, tuple[str, ...], bool], ...]] = set()
+        # Routes to parking places (None: no route), asked again at every dispatch while a vehicle may not
+        # park; valid while the router's costs do not change (its `version`).
+        self._park_routes: dict[tuple[str, str, str], Route | None] = {}
+        self._park_routes_version = -1
 
     # ------------------------------------------------------------------------------------------ queries
 
@@ -541,17 +545,19 @@ class FleetCore:
         still (it would have to make way, and could then want to park back through this one: ping-pong), and
         the place is off every working vehicle's remaining claim and every open order's remaining
         destinations (else the parked vehicle is made to leave again: ping-pong with the order's vehicle)."""
-        vclass = self.vehicles[vid].vehicle_class
-        try:
-            route = self.router.route(vclass, self.traffic.node_of(vid), place)
-        except NoRoute:
+        route = self._park_route(self.vehicles[vid].vehicle_class, self.traffic.node_of(vid), place)
+        if route is None:
             return False
         for other in self.traffic.blockers(vid, _resources(route.nodes)):
             if other not in self.drives or self.drives[other].kind in (DriveKind.PARK, DriveKind.CHARGE):
                 return False
         mine = self.traffic.conflicts[place]
         for other, drive in self.drives.items():
-            if other != vid and not drive.stopping and mine & _resources(self.traffic.claim_of(other)):
+            if (
+                other != vid
+                and not drive.stopping
+                and not mine.isdisjoint(self.traffic.claim_resources(other))
+            ):
                 return False
         # Nor where an open order still has to go (its vehicle may be between two legs, or not chosen yet).
         for order in self.book.orders.values():
@@ -560,6 +566,19 @@ class FleetCore:
             ):
                 return False
         return True
+
+    def _park_route(self, vehicle_class: str, source: str, place: str) -> Route | None:
+        """The router's route to a parking place, None if there is none; the same until the router changes."""
+        if self._park_routes_version != self.router.version or len(self._park_routes) > 1000:
+            self._park_routes.clear()
+            self._park_routes_version = self.router.version
+        key = (vehicle_class, source, place)
+        if key not in self._park_routes:
+            try:
+                self._park_routes[key] = self.router.route(vehicle_class, source, place)
+            except NoRoute:
+                self._park_routes[key] = None
+        return self._park_routes[key]
 
     def _one_resolution(self) -> Resolution | JointPlan | None:
         """The first deadlock that can be resolved. Victims are chosen fairly: the vehicle that gave way least
@@ -699,27 +718,34 @@ class FleetCore:
         """Standing with nothing to do: no drive, no order, not out of service."""
         return vid not in self.drives and vid not in self.out and self.vehicles[vid].order is None
 
-    def _in_the_way(self, vid: str) -> bool:
-        """Whether what `vid` holds conflicts with the rest of another working vehicle's claim."""
-        mine: set[Resource] = set()
-        for resource in self.traffic.held_by(vid):
-            mine |= self.traffic.conflicts[resource]
+    def _claimed(self) -> set[Resource]:
+        """The rest of every working vehicle's claim (drives neither stopping nor out), as resources."""
+        claimed: set[Resource] = set()
         for other, drive in self.drives.items():
-            if other == vid or drive.stopping or other in self.out:
-                continue
-            claim = self.traffic.claim_of(other)
-            if mine & {*claim, *(edge_resource(a, b) for a, b in pairwise(claim))}:
-                return True
-        return False
+            if not drive.stopping and other not in self.out:
+                claimed |= self.traffic.claim_resources(other)
+        return claimed
+
+    def _in_the_way(self, vid: str, claimed: set[Resource]) -> bool:
+        """Whether what `vid` holds conflicts with `claimed` (`_claimed`: another working vehicle's claim when
+        `vid` has no drive)."""
+        conflicts = self.traffic.conflicts
+        return any(not conflicts[r].isdisjoint(claimed) for r in self.traffic.held_by(vid))
 
     def _make_way(self) -> list[Effect]:
         """Idle vehicles standing on another vehicle's claim retreat off every claim (`make_way`)."""
         out: list[Effect] = []
+        claimed: set[Resource] | None = None
         for vid in self.traffic.vehicles:
-            if self._idle(vid) and self._in_the_way(vid):
+            if not self._idle(vid):
+                continue
+            if claimed is None:
+                claimed = self._claimed()
+            if self._in_the_way(vid, claimed):
                 way = self.traffic.make_way(vid, self.router)
                 if way is not None:
                     out += self._errand(vid, way.nodes)
+                    claimed = None  # the errand is a new claim
         return out
 
     def _errand(self, vid: str, nodes: Sequence[str]) -> list[Effect]:
@@ -753,7 +779,7 @@ class FleetCore:
                 stalled = self.traffic.base_of(vid) == (self.traffic.node_of(vid),)
                 if not stalled or blocker not in self.traffic.waits_for(vid):
                     continue
-                escape = self._nearest_off(blocker, _resources(self.traffic.claim_of(vid)), {vid})
+                escape = self._nearest_off(blocker, self.traffic.claim_resources(vid), {vid})
                 if escape is None:
                     continue
                 spot = self._nearest_off(vid, _resources(escape), set())
@@ -767,7 +793,7 @@ class FleetCore:
                 return out
         return out
 
-    def _nearest_off(self, vid: str, avoid: set[Resource], ignore: set[str]) -> tuple[str, ...] | None:
+    def _nearest_off(self, vid: str, avoid: Set[Resource], ignore: set[str]) -> tuple[str, ...] | None:
         """The cheapest route from the vehicle's node to the nearest node that conflicts with nothing in
         `avoid`, through nothing that vehicles other than `vid` and `ignore` hold; None if there is none."""
         vclass = self.vehicles[vid].vehicle_class

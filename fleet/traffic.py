@@ -110,6 +110,7 @@ class _Running:
 UNTANGLE_BUDGET = 20_000  # joint configurations expanded at most per lead vehicle
 UNTANGLE_VEHICLES = 5  # vehicles planned together at most (the lead included)
 UNTANGLE_RADIUS = 10  # the local subgraph: nodes within this many edges of the cycle and the lead's claim
+RELAXED_PAIRS = 2_000  # node pairs searched at most to prove that one vehicle alone keeps the lead out
 
 
 @dataclass(slots=True)
@@ -220,9 +221,12 @@ class TrafficControl:
         self._owner: dict[Resource, str] = {}
         self._running: _Running | None = None  # the joint plan being executed, if any
         self._move_conflict_cache: dict[tuple[str, str], frozenset[str]] = {}
-        # Joint searches that found no plan, by their inputs (budget, goal, start, moves): the search is a
-        # pure function of those, so the same inputs fail again.
-        self._no_joint_plan: set[tuple[object, ...]] = set()
+        self._claim_resources: dict[str, tuple[list[str], int, frozenset[Resource]]] = {}
+        # Joint searches that found no plan: by (budget, goal, start), the nodes each agent stood on and what the
+        # search read of its moves there (`_search_reads`).
+        self._no_joint_plan: dict[
+            tuple[int, str, tuple[str, ...]], list[tuple[list[list[str]], tuple[tuple[object, ...], ...]]]
+        ] = {}
 
     # ------------------------------------------------------------------------------------------ queries
 
@@ -237,6 +241,18 @@ class TrafficControl:
         """The rest of the vehicle's claim, from the node it stands on."""
         return tuple(self._get(vehicle).remaining())
 
+    def claim_resources(self, vehicle: str) -> frozenset[Resource]:
+        """The nodes and edges of the rest of the vehicle's claim (`claim_of`), as resources."""
+        v = self._get(vehicle)
+        cached = self._claim_resources.get(vehicle)
+        # A claim replaces the path list (never changed in place), and the cache entry keeps the list alive.
+        if cached is not None and cached[0] is v.path and cached[1] == v.pos:
+            return cached[2]
+        rest = v.path[v.pos :]
+        found: frozenset[Resource] = frozenset((*rest, *(edge_resource(a, b) for a, b in pairwise(rest))))
+        self._claim_resources[vehicle] = (v.path, v.pos, found)
+        return found
+
     def base_of(self, vehicle: str) -> tuple[str, ...]:
         """The released base: from the node the vehicle stands on to the last allocated node."""
         v = self._get(vehicle)
@@ -250,12 +266,9 @@ class TrafficControl:
 
     def blockers(self, vehicle: str, resources: Iterable[Resource]) -> set[str]:
         """The other vehicles holding something that conflicts with one of `resources`."""
-        found: set[str] = set()
-        for r in resources:
-            for c in self.conflicts[r]:
-                owner = self._owner.get(c)
-                if owner is not None and owner != vehicle:
-                    found.add(owner)
+        owners = self._owner
+        found = {owner for r in resources for c in self.conflicts[r] if (owner := owners.get(c)) is not None}
+        found.discard(vehicle)
         return found
 
     def oncoming(self, vehicle: str, source: str, target: str) -> set[str]:
@@ -422,18 +435,41 @@ class TrafficControl:
         waiting yet: it may free what another needs."""
         graph: nx.DiGraph[str] = nx.DiGraph()
         graph.add_nodes_from(self._vehicles)
-        for vid, v in self._vehicles.items():
-            if v.pos == v.base:
-                graph.add_edges_from((vid, other) for other in self.waits_for(vid))
+        for vid, others in self._wait_arcs().items():
+            graph.add_edges_from((vid, other) for other in others)
         return graph
+
+    def _wait_arcs(self) -> dict[str, set[str]]:
+        """The wait-for graph's arcs (`wait_for_graph`) by vehicle, only vehicles that wait for someone."""
+        arcs: dict[str, set[str]] = {}
+        for vid, v in self._vehicles.items():
+            if v.pos == v.base and v.base + 1 < len(v.path):
+                others = self.pair_blockers(vid, v.path[v.base], v.path[v.base + 1])
+                if others:
+                    arcs[vid] = others
+        return arcs
 
     def deadlocks(self) -> list[tuple[str, ...]]:
         """The cycles of the wait-for graph, each starting at its smallest vehicle id, sorted.
 
         Every vehicle of a cycle is stalled and waits on the next, so none can move or free anything until
         one of them gets a new claim (`resolve`) or is released."""
+        arcs = self._wait_arcs()
+        # Peel off vehicles that wait for nobody still in the graph: no cycle passes through them. Most of
+        # the time nothing is left and no graph is built.
+        while True:
+            kept = {vid: others & arcs.keys() for vid, others in arcs.items()}
+            kept = {vid: others for vid, others in kept.items() if others}
+            if len(kept) == len(arcs):
+                break
+            arcs = kept
+        if not arcs:
+            return []
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        for vid, others in arcs.items():
+            graph.add_edges_from((vid, other) for other in others)
         found = []
-        for cycle in nx.simple_cycles(self.wait_for_graph()):
+        for cycle in nx.simple_cycles(graph):
             i = cycle.index(min(cycle))
             found.append(tuple(cycle[i:] + cycle[:i]))
         return sorted(found)
@@ -441,11 +477,9 @@ class TrafficControl:
     def parked_blockers(self) -> list[str]:
         """Vehicles standing at the end of their claim that a stalled vehicle waits for. They never move on their
         own: a dispatcher should give them somewhere else to be (`make_way` proposes a retreat)."""
-        graph = self.wait_for_graph()
+        waited_for = set().union(*self._wait_arcs().values())
         return sorted(
-            b
-            for b, v in self._vehicles.items()
-            if graph.in_degree(b) > 0 and v.pos == v.base == len(v.path) - 1
+            b for b, v in self._vehicles.items() if b in waited_for and v.pos == v.base == len(v.path) - 1
         )
 
     def make_way(self, vehicle: str, router: Router, profile: CostProfile = FASTEST) -> Resolution | None:
@@ -656,17 +690,34 @@ class TrafficControl:
         start = tuple(self._vehicles[a].base_end for a in agents)
         if start[0] not in to_goal:
             return None
-        # The same search in the same order finds nothing again: remember failures by the search's inputs.
-        key = (budget, goal, start, tuple(tuple((a, tuple(bs)) for a, bs in m.items()) for m in moves))
-        if key in self._no_joint_plan:
+        # A search that reads the same inputs runs the same way: one that found nothing finds nothing again.
+        key = (budget, goal, start)
+        for nodes, read in self._no_joint_plan.get(key, ()):
+            if self._search_reads(moves, to_goal, nodes) == read:
+                return None
+        # Most searches that find nothing fail because of one other vehicle: proving that on pairs of nodes
+        # is cheap, and spares the search of the whole budget (it would find nothing either).
+        if any(self._lead_cannot_pass(goal, start, moves, to_goal, i) for i in range(1, len(start))):
             return None
-        found = self._search_configurations(goal, start, moves, to_goal, budget)
+        found, stood = self._search_configurations(goal, start, moves, to_goal, budget)
         if found is None:
-            if len(self._no_joint_plan) >= 256:
+            if sum(len(v) for v in self._no_joint_plan.values()) >= 64:
                 self._no_joint_plan.clear()
-            self._no_joint_plan.add(key)
+            self._no_joint_plan.setdefault(key, []).append((stood, self._search_reads(moves, to_goal, stood)))
             return None
         return self._joint_plan(lead, agents, start, found, cycle)
+
+    @staticmethod
+    def _search_reads(
+        moves: list[dict[str, list[str]]], to_goal: Mapping[str, int], stood: list[list[str]]
+    ) -> tuple[tuple[object, ...], ...]:
+        """What `_search_configurations` reads of `moves` and `to_goal` when agent i stands only on the nodes
+        `stood[i]`: each agent's moves from there, with the lead's hops to the goal."""
+        lead = tuple(
+            (a, to_goal.get(a), tuple((b, to_goal.get(b)) for b in moves[0].get(a, ()))) for a in stood[0]
+        )
+        others = tuple(tuple((a, tuple(moves[i].get(a, ()))) for a in stood[i]) for i in range(1, len(stood)))
+        return (lead, *others)
 
     def _search_configurations(
         self,
@@ -675,11 +726,13 @@ class TrafficControl:
         moves: list[dict[str, list[str]]],
         to_goal: Mapping[str, int],
         budget: int,
-    ) -> list[tuple[int, str]] | None:
+    ) -> tuple[list[tuple[int, str]] | None, list[list[str]]]:
         """Best-first search over joint configurations (agent 0 is the lead): the moves (agent, node entered), in
         order, to the first configuration found with the lead at `goal`; None when `budget` expansions find
-        none. A move of agent i from a to b is valid when no other agent stands on a node that conflicts with
-        b or edge {a, b}. Ties go to the configuration pushed first.
+        none, with (then) the nodes each agent stood on in the configurations reached (sorted), which are all
+        the search read of `moves` and `to_goal` besides the start. A move of agent i from a to b is valid when
+        no other agent stands on a node that conflicts with b or edge {a, b}. Ties go to the configuration
+        pushed first.
 
         A configuration is coded as one integer (node numbers in base `size`, agent i at digit i), so that a
         move is an addition and configurations hash cheaply; the search order does not depend on the coding."""
@@ -713,7 +766,7 @@ class TrafficControl:
         heap: list[tuple[int, int, int, int]] = [(to_goal[start[0]], 0, 0, origin)]
         counter = 0
         expanded = 0
-        heappop, heappush = heapq.heappop, heapq.heappush
+        heappop, heappush, cost_get = heapq.heappop, heapq.heappush, cost.get
         while heap and expanded < budget:
             _, g, _, state = heappop(heap)
             if g > cost[state]:
@@ -724,16 +777,16 @@ class TrafficControl:
                 rest, node = divmod(rest, size)
                 at.append(node)
             if at[0] == goal_number:
-                return self._configuration_moves(state, seen, names, weights)
+                return self._configuration_moves(state, seen, names, weights), []
             expanded += 1
             g1 = g + 1
             others = at[1:]
             for forbidden, change, h in steps[0][at[0]]:
-                if not forbidden.isdisjoint(others):
-                    continue
                 nxt = state + change
-                known = cost.get(nxt)
+                known = cost_get(nxt)
                 if known is not None and known <= g1:
+                    continue
+                if not forbidden.isdisjoint(others):
                     continue
                 cost[nxt] = g1
                 seen[nxt] = (state, 0)
@@ -743,17 +796,57 @@ class TrafficControl:
             for i in range(1, agents):
                 others = at[:i] + at[i + 1 :]
                 for forbidden, change, _ in steps[i][at[i]]:
-                    if not forbidden.isdisjoint(others):
-                        continue
                     nxt = state + change
-                    known = cost.get(nxt)
+                    known = cost_get(nxt)
                     if known is not None and known <= g1:
+                        continue
+                    if not forbidden.isdisjoint(others):
                         continue
                     cost[nxt] = g1
                     seen[nxt] = (state, i)
                     counter += 1
                     heappush(heap, (f, g1, counter, nxt))
-        return None
+        stood = [sorted(names[n] for n in {code // w % size for code in cost}) for w in weights]
+        return None, stood
+
+    def _lead_cannot_pass(
+        self,
+        goal: str,
+        start: tuple[str, ...],
+        moves: list[dict[str, list[str]]],
+        to_goal: Mapping[str, int],
+        other: int,
+        *,
+        cap: int = RELAXED_PAIRS,
+    ) -> bool:
+        """Whether the lead (agent 0) provably cannot reach `goal` even if agent `other` were the only other
+        vehicle: no pair of their nodes reachable from the start (searched exhaustively) has the lead at the
+        goal. Every sequence of moves of all the agents, seen for these two only, is such a sequence (a move
+        that conflicts with no other agent conflicts with `other` neither), so then `_search_configurations`
+        finds nothing either. False when not proven: the lead gets there, or more than `cap` pairs."""
+        origin = (start[0], start[other])
+        seen = {origin}
+        queue = deque([origin])
+        lead_moves, other_moves = moves[0], moves[other]
+        while queue:
+            lead, mate = queue.popleft()
+            if lead == goal:
+                return False
+            successors = [
+                (b, mate)
+                for b in lead_moves.get(lead, ())
+                if b in to_goal and mate not in self._move_conflicts(lead, b)
+            ]
+            successors += [
+                (lead, b) for b in other_moves.get(mate, ()) if lead not in self._move_conflicts(mate, b)
+            ]
+            for pair in successors:
+                if pair not in seen:
+                    if len(seen) >= cap:
+                        return False
+                    seen.add(pair)
+                    queue.append(pair)
+        return True
 
     @staticmethod
     def _configuration_moves(

@@ -99,6 +99,11 @@ class Yard:
         self.locations: dict[str, Location] = locations_of(plant)
         self.coils: dict[str, Coil] = {}
         self.stacks: dict[str, IngotStack] = {}
+        # Units still in the yard (not consumed, not shipped), in order of receipt: what selection scans.
+        self.present_coils: dict[str, Coil] = {}
+        self.present_stacks: dict[str, IngotStack] = {}
+        self._present_coils_by_alloy: dict[str, dict[str, Coil]] = {}
+        self._cooling_due: dict[str, float] = {}  # cooling hold id -> its release time (if it has one)
         self.moves: dict[str, Move] = {}
         self.ledger: list[ev.LedgerEntry] = []
         self.discrepancies: list[ev.CountRecorded] = []
@@ -124,6 +129,12 @@ class Yard:
         if found is None:
             raise UnknownUnit(unit_id)
         return found
+
+    def present_coils_of(self, alloy: str | None) -> Iterable[Coil]:
+        """The coils still in the yard (not consumed, not shipped), of `alloy` if given."""
+        if alloy is None:
+            return self.present_coils.values()
+        return self._present_coils_by_alloy.get(alloy, {}).values()
 
     def coil(self, coil_id: str) -> Coil:
         try:
@@ -412,13 +423,7 @@ class Yard:
 
     def next_cooling_release(self) -> float | None:
         """When `release_cooled` next has something to do (for the shell's clock)."""
-        times = [
-            h.release_at
-            for c in self.coils.values()
-            for h in c.holds.values()
-            if h.kind is HoldKind.COOLING and h.release_at is not None
-        ]
-        return min(times, default=None)
+        return min(self._cooling_due.values(), default=None)
 
     def measure_temperature(self, coil_id: str, temperature: float, *, at: float, actor: str) -> None:
         coil = self.coil(coil_id)
@@ -585,11 +590,14 @@ class Yard:
                     temperature_at=spec.temperature_at,
                 )
                 self.coils[spec.id] = coil
+                self.present_coils[spec.id] = coil
+                self._present_coils_by_alloy.setdefault(spec.alloy, {})[spec.id] = coil
                 self._put(coil, loc)
                 touched.append(loc)
             case ev.IngotStackReceived(stack=spec, location=loc):
                 stack = IngotStack(spec, loc, received_at=event.at)
                 self.stacks[spec.id] = stack
+                self.present_stacks[spec.id] = stack
                 self._put(stack, loc)
                 touched.append(loc)
             case ev.MovePlanned(move=mid, unit=uid, source=src, target=dst, purpose=purpose, score=score):
@@ -639,9 +647,12 @@ class Yard:
                 touched += [loc, move.target, move.source]
             case ev.HoldPlaced(unit=uid, hold=hid, kind=kind, release_at=release):
                 self._unit(uid).holds[hid] = Hold(hid, kind, event.reason, event.at, release)
+                if kind is HoldKind.COOLING and release is not None:
+                    self._cooling_due[hid] = release
                 self._hold_seq = max(self._hold_seq, int(hid[1:]))
             case ev.HoldReleased(unit=uid, hold=hid):
                 del self._unit(uid).holds[hid]
+                self._cooling_due.pop(hid, None)
             case ev.TemperatureMeasured(coil=cid, temperature=temperature):
                 coil = self.coils[cid]
                 coil.temperature, coil.temperature_at = temperature, event.at
@@ -671,6 +682,7 @@ class Yard:
                 unit = self._unit(uid)
                 self._take(unit, loc)
                 unit.status = UnitStatus.SHIPPED
+                self._gone(uid)
                 if sid in self.shipments:
                     self.shipments[sid].loaded.append(uid)
                 touched.append(loc)
@@ -684,17 +696,26 @@ class Yard:
                 coil = self.coils[cid]
                 self._take(coil, loc)
                 coil.status = UnitStatus.CONSUMED
+                self._gone(cid)
                 touched.append(loc)
             case ev.IngotStackConsumed(stack=sid, location=loc):
                 stack = self.stacks[sid]
                 self._take(stack, loc)
                 stack.status = UnitStatus.CONSUMED
+                self._gone(sid)
                 touched.append(loc)
             case _:
                 raise TypeError(f"no rule to apply {type(event).__name__}")
         for loc in dict.fromkeys(touched):
             for watcher in self._watchers:
                 watcher(loc)
+
+    def _gone(self, unit_id: str) -> None:
+        """The unit left the yard (consumed or shipped): out of the indexes of present units."""
+        coil = self.present_coils.pop(unit_id, None)
+        if coil is not None:
+            del self._present_coils_by_alloy[coil.spec.alloy][unit_id]
+        self.present_stacks.pop(unit_id, None)
 
     def _unit(self, unit_id: str) -> Unit:
         return self.coils.get(unit_id) or self.stacks[unit_id]

@@ -294,13 +294,17 @@ def what_to_look_at(run: Run) -> str:
 def breakdown_tables(run: Run) -> str:
     parts = []
     b = run.kpis.breakdown
-    for title, values, column in (
-        ("Throughput by store", b.throughput_per_hour_by_store, "store"),
-        ("Throughput by class", b.throughput_per_hour_by_class, "class"),
+    charging_h = {vehicle: seconds / 3600.0 for vehicle, seconds in b.charging_s_by_vehicle.items()}
+    charger_pct = {charger: share * 100.0 for charger, share in b.utilisation_by_charger.items()}
+    for title, values, column, unit in (
+        ("Throughput by store", b.throughput_per_hour_by_store, "store", "moves per hour"),
+        ("Throughput by class", b.throughput_per_hour_by_class, "class", "moves per hour"),
+        ("Chargers", charger_pct, "charger", "% of the time charging a vehicle"),
+        ("Charging by vehicle", charging_h, "vehicle", "hours at a charger"),
     ):
         if values:
             rows = [[escape(key), fmt(value)] for key, value in sorted(values.items())]
-            parts.append(f"<div><h3>{title}</h3>{html.table([column, 'moves per hour'], rows)}</div>")
+            parts.append(f"<div><h3>{title}</h3>{html.table([column, unit], rows)}</div>")
     return f'<h2>Breakdown</h2><div class="grid">{"".join(parts)}</div>' if parts else ""
 
 

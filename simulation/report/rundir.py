@@ -59,6 +59,8 @@ class Breakdown(BaseModel):
     utilisation_by_vehicle: dict[str, float] = Field(default_factory=dict)
     utilisation_by_crane: dict[str, float] = Field(default_factory=dict)
     throughput_per_hour_by_class: dict[str, float] = Field(default_factory=dict)
+    utilisation_by_charger: dict[str, float] = Field(default_factory=dict)
+    charging_s_by_vehicle: dict[str, float] = Field(default_factory=dict)
 
 
 class KpisFile(BaseModel):

@@ -222,3 +222,24 @@ def test_a_run_that_moved_nothing_says_so(tmp_path: Path) -> None:
     assert "the run moved nothing" in page
     assert "bottleneck" not in page.split('id="what-to-look-at"')[1].split("</div>")[0]
     assert "nothing to check" in page
+
+
+def test_charger_and_charging_tables_show_the_run_breakdown(tmp_path: Path) -> None:
+    run = write_synthetic_run(tmp_path / "run", layout=None)
+    path = run.directory / "kpis.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["breakdown"]["utilisation_by_charger"] = {"CH1": 0.25, "CH2": 0.0}
+    data["breakdown"]["charging_s_by_vehicle"] = {"AGV-01": 5400.0}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    page = write_report(run.directory).read_text(encoding="utf-8")
+    chargers = page.split("<h3>Chargers</h3>")[1].split("</div>")[0]
+    assert re.search(r"CH1</td>\s*<td[^>]*>25</td>", chargers), chargers
+    assert re.search(r"CH2</td>\s*<td[^>]*>0</td>", chargers), chargers
+    charging = page.split("<h3>Charging by vehicle</h3>")[1].split("</div>")[0]
+    assert re.search(r"AGV-01</td>\s*<td[^>]*>1.5</td>", charging), charging
+
+
+def test_a_run_without_chargers_has_no_charger_tables(reported: tuple[SyntheticRun, str]) -> None:
+    _, page = reported
+    assert "<h3>Throughput by store</h3>" in page
+    assert "<h3>Chargers</h3>" not in page

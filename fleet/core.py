@@ -177,8 +177,10 @@ class FleetCore:
         self.book = OrderBook(plant)
         self.router = Router(plant)
         self.traffic = TrafficControl(plant)
-        # Takeovers (phase 2) are off: a vehicle already driving to the pickup keeps its order.
-        self.dispatcher = Dispatcher(plant, self.router, self.book, takeover_margin=math.inf)
+        # Takeovers (phase 2) include started orders whose vehicle still drives empty to the first destination
+        # (`_takeover_candidates`); the vehicle that loses one is stopped (`_stop`).
+        self.dispatcher = Dispatcher(plant, self.router, self.book, takeover_started=True)
+        self.takeovers = 0  # orders taken over from a vehicle on its way to the pickup
         for vid, vehicle in sorted(self.vehicles.items()):
             self.traffic.register(vid, vehicle.vehicle_class, vehicle.home)
         self.drives: dict[str, Drive] = {}
@@ -389,17 +391,44 @@ class FleetCore:
             for vid, drive in list(self.drives.items()):
                 if drive.kind in _ORDERLESS or drive.order != transition.order or drive.stopping:
                     continue
-                out.append(Cancel(vehicle=vid, order=drive.order))
-                self.vehicles[vid].order = None
-                if self.vehicles[vid].state in _WORKING or len(self.traffic.base_of(vid)) > 1:
-                    # It may still be driving (or about to start, its state not reported yet) and stops at
-                    # the next node it may: keep its base until it reports a state that is not working.
-                    drive.stopping = True
-                    base_end = self.traffic.base_of(vid)[-1]
-                    self.traffic.claim(vid, [base_end])
-                else:
-                    self._settle(vid)
-                    del self.drives[vid]
+                out += self._stop(vid, drive)
+        return out
+
+    def _stop(self, vid: str, drive: Drive) -> list[Effect]:
+        """Cancel the vehicle's drive for an order it no longer has; it is free once it stands."""
+        self.vehicles[vid].order = None
+        if self.vehicles[vid].state in _WORKING or len(self.traffic.base_of(vid)) > 1:
+            # It may still be driving (or about to start, its state not reported yet) and stops at the next
+            # node it may: keep its base until it reports a state that is not working.
+            drive.stopping = True
+            base_end = self.traffic.base_of(vid)[-1]
+            self.traffic.claim(vid, [base_end])
+        else:
+            self._settle(vid)
+            del self.drives[vid]
+        return [Cancel(vehicle=vid, order=drive.order)]
+
+    def _takeover_candidates(self) -> set[str]:
+        """Vehicles whose order another vehicle may take over: driving (not stopping, not at or arrived at the
+        end of its route) for the order to its first destination with nothing done and nothing on board, not
+        loading, and in no retreat, joint plan or wait for another vehicle's errand (those run to their end)."""
+        out: set[str] = set()
+        for vid, drive in self.drives.items():
+            vehicle = self.vehicles[vid]
+            if (
+                drive.kind is DriveKind.ORDER
+                and not drive.stopping
+                and not drive.arrived
+                and drive.pos < len(drive.nodes) - 1  # not yet at the destination (arrival may be on its way)
+                and vid not in self.out
+                and vid not in self.hold
+                and not self.traffic.in_plan(vid)
+                and vehicle.order == drive.order
+                and vehicle.load is None
+                and vehicle.state is not VehicleState.LOADING
+                and self.book[drive.order].done == 0
+            ):
+                out.add(vid)
         return out
 
     def _drive_order(self, vid: str, order_id: str, at: float, *, allocate: bool = True) -> list[Effect]:
@@ -515,9 +544,15 @@ class FleetCore:
         and one with an order (loaded or not) never goes to charge before the order ends."""
         out: list[Effect] = []
         busy = self.drives.keys() | self.out
-        for assignment in self.dispatcher.dispatch(self.vehicles, at, busy=busy):
+        keep = self.vehicles.keys() - self._takeover_candidates()
+        for assignment in self.dispatcher.dispatch(self.vehicles, at, busy=busy, keep=keep):
             vid = assignment.vehicle
             if assignment.kind is AssignmentKind.ORDER and assignment.order is not None:
+                previous = assignment.previous
+                if previous is not None:
+                    # Taken over: the vehicle that had the order stops where it safely can, then is free.
+                    self.takeovers += 1
+                    out += self._stop(previous, self.drives[previous])
                 self.vehicles[vid].order = assignment.order
                 out += self._drive_order(vid, assignment.order, at)
                 continue

@@ -32,7 +32,11 @@ It runs the openTCS phases (research/fleet.md §1.5, §6.5) in one synchronous c
 2. **Take over.** An ASSIGNED (not yet started) order whose vehicle is still on its way to the pickup is
    given to a vehicle left free after phase 1 when that vehicle reaches the first destination at least
    `takeover_margin` seconds (default 30 s) sooner: `book.withdraw` then `book.assign`, and the assignment
-   names the vehicle that lost the order in `previous`. Greedy, highest priority first.
+   names the vehicle that lost the order in `previous`. Greedy, highest priority first. With
+   `takeover_started=True` an ACTIVE order is a candidate too while nothing of it is done (`order.done == 0`),
+   its vehicle is not loading and carries nothing (`book.recall` instead of `withdraw`); the caller must then
+   stop the previous vehicle. An order never goes back to a vehicle it was taken from, and the caller's `keep`
+   vehicles keep their orders this round.
 3. **Recharge.** IDLE vehicles below their class's `low_fraction` go to a free charger (node kind
    'charger'), matched optimally by travel time; a charger holds one vehicle: it is taken by a vehicle
    standing on it (unless it is IDLE, free, charged and holds nothing: it is made to leave) or by one this
@@ -152,6 +156,7 @@ class Dispatcher:
         defer_horizon: float = DEFER_HORIZON,
         takeover_margin: float = TAKEOVER_MARGIN,
         recharge_retry: float = RECHARGE_RETRY,
+        takeover_started: bool = False,
     ) -> None:
         self.plant = plant
         self.router = router
@@ -161,6 +166,8 @@ class Dispatcher:
         self.lateness_weight = lateness_weight
         self.defer_horizon = defer_horizon
         self.takeover_margin = takeover_margin
+        self.takeover_started = takeover_started
+        self._taken_from: dict[str, set[str]] = {}  # order -> vehicles it was taken over from (no ping-pong)
         self.chargers = sorted(n for n, k in plant.node_kinds.items() if k == "charger")
         self.parking = sorted(n for n, k in plant.node_kinds.items() if k == "parking")
         self.recharge_retry = recharge_retry
@@ -217,11 +224,18 @@ class Dispatcher:
     # ------------------------------------------------------------------------------------------ dispatch
 
     def dispatch(
-        self, vehicles: Mapping[str, Vehicle], at: float, *, busy: Collection[str] = ()
+        self,
+        vehicles: Mapping[str, Vehicle],
+        at: float,
+        *,
+        busy: Collection[str] = (),
+        keep: Collection[str] = (),
     ) -> list[Assignment]:
-        """One round of all phases; applies `book.assign` (and `withdraw` for takeovers) for real orders.
+        """One round of all phases; applies `book.assign` (and `withdraw` or `recall` for takeovers) for real
+        orders.
 
-        `busy` vehicles get nothing this round but keep their holds and the places they stand on."""
+        `busy` vehicles get nothing this round but keep their holds and the places they stand on; `keep`
+        vehicles keep their orders (no takeover from them this round)."""
         self._release_holds(vehicles)
         working: set[str | None] = set()
         assigned: list[TransportOrder] = []
@@ -231,19 +245,27 @@ class Dispatcher:
                 working.add(o.vehicle)
             elif o.state is OrderState.ACTIVE:
                 working.add(o.vehicle)
+                if self.takeover_started and o.done == 0:
+                    assigned.append(o)
         free = [
             v
             for _, v in sorted(vehicles.items())
             if v.id not in working and v.id not in busy and self._free(v)
         ]
         orders = self.book.dispatchable()
-        holders = [
-            vehicles[o.vehicle]
-            for o in assigned
-            if o.vehicle is not None and o.vehicle in vehicles and self._on_the_way(vehicles[o.vehicle])
-        ]
         # Rows only for vehicles that may get an order: low ones only go to chargers (costed in phase 3).
         able = [v for v in free if not v.energy_low]
+        if not able or self.takeover_margin == np.inf:
+            assigned = []  # nobody could take an order over: no rows or columns for it
+        assigned = [
+            o
+            for o in assigned
+            if o.vehicle is not None
+            and o.vehicle in vehicles
+            and o.vehicle not in keep
+            and self._on_the_way(vehicles[o.vehicle], started=o.state is OrderState.ACTIVE)
+        ]
+        holders = [vehicles[o.vehicle] for o in assigned if o.vehicle is not None]
         sources = [*able, *holders]
         facts = _Facts.of([*orders, *assigned])
         travel = self._travel(sources, facts) if orders or assigned else np.empty((0, 0))
@@ -272,15 +294,29 @@ class Dispatcher:
                     continue
                 column = n_orders + k
                 now = travel[index[holder], column]
+                lost = self._taken_from.get(order.id, set())
                 best, best_i = np.inf, -1
                 for i in left:
-                    if able[i].id not in given and order.accepts(able[i]) and travel[i, column] < best:
+                    v = able[i]
+                    if (
+                        v.id not in given
+                        and v.id not in lost
+                        and order.accepts(v)
+                        and travel[i, column] < best
+                    ):
                         best, best_i = float(travel[i, column]), i
                 if best_i >= 0 and best + self.takeover_margin < now:
                     winner = able[best_i]
-                    self.book.withdraw(order.id, at, f"taken over by {winner.id}")
+                    why = f"taken over by {winner.id}"
+                    if order.state is OrderState.ACTIVE:
+                        self.book.recall(order.id, at, why)
+                    else:
+                        self.book.withdraw(order.id, at, why)
+                    self._taken_from.setdefault(order.id, set()).add(holder)
                     out.append(self._give(winner, order, best, at, previous=holder))
                     given.add(winner.id)
+        for oid in [o for o in self._taken_from if o not in self.book.orders or self.book[o].state.terminal]:
+            del self._taken_from[oid]
 
         # Phases 3 and 4: chargers for low vehicles, parking for the rest with nothing to do.
         idle = [v for v in free if v.id not in given and v.state is VehicleState.IDLE]
@@ -331,7 +367,10 @@ class Dispatcher:
         return vehicle.id in self._holds and vehicle.state in (VehicleState.MOVING, VehicleState.CHARGING)
 
     @staticmethod
-    def _on_the_way(vehicle: Vehicle) -> bool:
+    def _on_the_way(vehicle: Vehicle, *, started: bool = False) -> bool:
+        """Still on its way to the order's first destination; a started order's vehicle also carries nothing."""
+        if started and vehicle.load is not None:
+            return False
         return vehicle.state in (VehicleState.IDLE, VehicleState.MOVING) and source_node(vehicle) is not None
 
     def _travel(self, vehicles: Sequence[Vehicle], facts: _Facts) -> FloatArray:

@@ -4,7 +4,8 @@ An order is a list of destinations, each a node with an operation, to be driven 
 
     CREATED -> ASSIGNED -> ACTIVE -> FINISHED | FAILED | CANCELLED
     ASSIGNED -> CREATED    withdrawn (re-dispatch)
-    ACTIVE   -> CREATED    only through `OrderBook.reassign` (the vehicle died before the drop), with a reason
+    ACTIVE   -> CREATED    only through `OrderBook.reassign` (the vehicle died before the drop), with a reason,
+                           or `OrderBook.recall` (taken over before anything was done: nothing picked)
     CREATED | ASSIGNED -> CANCELLED;  CREATED | ASSIGNED -> FAILED (unroutable, vehicle lost before start)
 
 The `OrderBook` is the only writer: each change is one `OrderTransition`, returned by the command that made
@@ -51,7 +52,8 @@ TERMINAL = frozenset({OrderState.FINISHED, OrderState.FAILED, OrderState.CANCELL
 # FINISHED) plus 2 per withdrawal or reassignment; only an order withdrawn over and over loses its oldest.
 HISTORY_LIMIT = 16
 
-# Transitions any command may make. ACTIVE -> CREATED is deliberately absent: only `reassign` makes it.
+# Transitions any command may make. ACTIVE -> CREATED is deliberately absent: only `reassign` and `recall`
+# make it.
 ALLOWED: dict[OrderState, frozenset[OrderState]] = {
     OrderState.CREATED: frozenset({OrderState.ASSIGNED, OrderState.CANCELLED, OrderState.FAILED}),
     OrderState.ASSIGNED: frozenset(
@@ -442,6 +444,23 @@ class OrderBook:
             raise InvalidOrderTransition(order, o.state, OrderState.CREATED, "reassign needs a reason")
         if o.dropped:
             raise InvalidOrderTransition(order, o.state, OrderState.CREATED, "the unit was already dropped")
+        return [self._record(o, OrderState.CREATED, at, reason, None)]
+
+    def recall(self, order: str, at: float, reason: str) -> list[OrderTransition]:
+        """ACTIVE -> CREATED while no destination is done yet (the vehicle is still on its way to the first
+        one, nothing picked): the order is taken back from its vehicle to be given to another (a takeover).
+        `reason` (required) says why."""
+        o = self[order]
+        if o.state is not OrderState.ACTIVE:
+            raise InvalidOrderTransition(
+                order, o.state, OrderState.CREATED, "recall is only for active orders"
+            )
+        if not reason:
+            raise InvalidOrderTransition(order, o.state, OrderState.CREATED, "recall needs a reason")
+        if o.done:
+            raise InvalidOrderTransition(
+                order, o.state, OrderState.CREATED, f"{o.done} destination(s) already done"
+            )
         return [self._record(o, OrderState.CREATED, at, reason, None)]
 
     def fail(self, order: str, at: float, reason: str) -> list[OrderTransition]:

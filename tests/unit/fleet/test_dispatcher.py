@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from fleet.dispatcher import Assignment, AssignmentKind, Dispatcher, solve
 from fleet.domain.orders import Destination, Operation, OrderBook, OrderSpec, OrderState
-from fleet.domain.vehicles import AtNode, OnEdge, Vehicle, VehicleState, vehicles_of
+from fleet.domain.vehicles import AtNode, Load, OnEdge, Vehicle, VehicleState, vehicles_of
 from fleet.routing import Router
 from layout import Plant, parse_plant
 from tests.wms_factories import tiny_plant
@@ -315,6 +315,83 @@ def test_no_takeover_within_the_margin_or_after_the_start() -> None:
     out = dispatcher.dispatch(vehicles, at=3.0)
     assert book["O1"].vehicle == "V1"
     assert all(a.order is None for a in out)
+
+
+def started_setup(*specs: OrderSpec) -> tuple[Dispatcher, OrderBook]:
+    """A dispatcher that may take over started orders (as the fleet core runs it)."""
+    plant = line()
+    book = OrderBook(plant)
+    for spec in specs:
+        book.add(spec)
+    return Dispatcher(plant, Router(plant), book, takeover_started=True), book
+
+
+def test_a_started_order_with_nothing_done_is_taken_over_by_a_much_nearer_vehicle() -> None:
+    dispatcher, book = started_setup(order("O1", "B"))
+    vehicles = fleet(vehicle("V1", "E"))
+    assert orders_of(dispatcher.dispatch(vehicles, at=0.0)) == {"O1": "V1"}  # 190 s away
+    book.start("O1", at=1.0)
+    vehicles["V1"].state = VehicleState.MOVING
+    vehicles["V1"].position = AtNode("D")  # 90 s away now
+    vehicles["V2"] = vehicle("V2", "A")  # 60 s away: saves less than the margin
+    assert all(a.order is None for a in dispatcher.dispatch(vehicles, at=2.0))
+    assert book["O1"].vehicle == "V1"
+    vehicles["V2"].position = AtNode("P2")  # 40 s away: saves 50 s
+    taken = [a for a in dispatcher.dispatch(vehicles, at=3.0) if a.order == "O1"]
+    assert [(a.vehicle, a.previous) for a in taken] == [("V2", "V1")]
+    assert book["O1"].vehicle == "V2" and book["O1"].state is OrderState.ASSIGNED
+    assert [(e.from_state, e.to_state, e.vehicle) for e in book.history("O1")[-3:]] == [
+        (OrderState.ASSIGNED, OrderState.ACTIVE, "V1"),
+        (OrderState.ACTIVE, OrderState.CREATED, "V1"),
+        (OrderState.CREATED, OrderState.ASSIGNED, "V2"),
+    ]
+
+
+def test_no_takeover_of_a_started_order_once_loaded_loading_picked_or_kept() -> None:
+    dispatcher, book = started_setup(order("O1", "B"))
+    vehicles = fleet(vehicle("V1", "E"))
+    assert orders_of(dispatcher.dispatch(vehicles, at=0.0)) == {"O1": "V1"}
+    book.start("O1", at=1.0)
+    vehicles["V2"] = vehicle("V2", "B")  # at the pickup: 190 s sooner
+    holder = vehicles["V1"]
+    holder.state = VehicleState.LOADING
+    assert all(a.order is None for a in dispatcher.dispatch(vehicles, at=2.0))
+    holder.state = VehicleState.MOVING
+    holder.load = Load("K1", 10.0)
+    assert all(a.order is None for a in dispatcher.dispatch(vehicles, at=3.0))
+    holder.load = None
+    assert all(a.order is None for a in dispatcher.dispatch(vehicles, at=4.0, keep={"V1"}))
+    book.destination_done("O1", at=5.0)  # picked: its next destination (E) is where V1 is anyway
+    vehicles["V2"].position = AtNode("E")
+    holder.position = AtNode("A")
+    assert all(a.order is None for a in dispatcher.dispatch(vehicles, at=6.0))
+    assert book["O1"].vehicle == "V1" and book["O1"].state is OrderState.ACTIVE
+    # The same situation with nothing done and nothing kept: taken over (the checks above are what stopped it).
+    fresh, book2 = started_setup(order("O2", "B"))
+    others = fleet(vehicle("V1", "E"))
+    fresh.dispatch(others, at=0.0)
+    book2.start("O2", at=1.0)
+    others["V1"].state = VehicleState.MOVING
+    others["V2"] = vehicle("V2", "B")
+    assert orders_of(fresh.dispatch(others, at=2.0)) == {"O2": "V2"}
+
+
+def test_a_taken_over_order_never_goes_back_to_the_vehicle_it_was_taken_from() -> None:
+    dispatcher, book = started_setup(order("O1", "B"))
+    vehicles = fleet(vehicle("V1", "E"))
+    dispatcher.dispatch(vehicles, at=0.0)
+    book.start("O1", at=1.0)
+    vehicles["V1"].state = VehicleState.MOVING
+    vehicles["V2"] = vehicle("V2", "A")
+    assert orders_of(dispatcher.dispatch(vehicles, at=2.0)) == {"O1": "V2"}
+    book.start("O1", at=3.0)
+    # V1 stopped right at the pickup, V2 turned far away: V1 would now be much sooner, but does not get it.
+    vehicles["V1"].state = VehicleState.IDLE
+    vehicles["V1"].position = AtNode("B")
+    vehicles["V2"].state = VehicleState.MOVING
+    vehicles["V2"].position = AtNode("E")
+    assert all(a.order != "O1" for a in dispatcher.dispatch(vehicles, at=4.0))
+    assert book["O1"].vehicle == "V2"
 
 
 # ----------------------------------------------------------------------------------- charging, parking

@@ -16,8 +16,10 @@ LAYOUT = ROOT / "examples" / "aluminium-rolling.yaml"
 
 
 def _run() -> dict[str, object]:
+    # 18 h after the warmup: with fewer, the tasks still open at the end of one replication (a backlog of slab
+    # orders) weigh enough to move L away from lambda * W by more than the 5 % checked below.
     result = run_experiment(
-        LAYOUT, None, hours=14, warmup_hours=2, replications=1, seed=3, overrides={"run.trace": "false"}
+        LAYOUT, None, hours=20, warmup_hours=2, replications=1, seed=3, overrides={"run.trace": "false"}
     )
     return {"kpis": result.kpis, "breakdown": result.breakdown, "littles": result.littles_law}
 

@@ -199,7 +199,7 @@ def main() -> None:
             gc.freeze()
         elif cold == "change":
             set_closed(mode, node, True)
-        dispatcher = Dispatcher(plant, routers[mode], book)
+        dispatcher = Dispatcher(plant, routers[mode], book, takeover_started=True)  # as FleetCore runs it
         table = routers[mode]._table("agv", dispatcher.profile) if cold else None
         before = len(table.rows) + len(table.columns) if table is not None else 0
         timing[0] = True

@@ -436,31 +436,31 @@ class OrderBook:
         """ACTIVE -> CREATED when the vehicle died before the drop; `reason` (required) says why.
         The order starts again from its first destination."""
         o = self[order]
-        if o.state is not OrderState.ACTIVE:
-            raise InvalidOrderTransition(
-                order, o.state, OrderState.CREATED, "reassign is only for active orders"
-            )
-        if not reason:
-            raise InvalidOrderTransition(order, o.state, OrderState.CREATED, "reassign needs a reason")
-        if o.dropped:
-            raise InvalidOrderTransition(order, o.state, OrderState.CREATED, "the unit was already dropped")
-        return [self._record(o, OrderState.CREATED, at, reason, None)]
+        return self._back_to_created(
+            o, "reassign", at, reason, "the unit was already dropped" if o.dropped else ""
+        )
 
     def recall(self, order: str, at: float, reason: str) -> list[OrderTransition]:
         """ACTIVE -> CREATED while no destination is done yet (the vehicle is still on its way to the first
         one, nothing picked): the order is taken back from its vehicle to be given to another (a takeover).
         `reason` (required) says why."""
         o = self[order]
+        return self._back_to_created(
+            o, "recall", at, reason, f"{o.done} destination(s) already done" if o.done else ""
+        )
+
+    def _back_to_created(
+        self, o: TransportOrder, verb: str, at: float, reason: str, refused: str
+    ) -> list[OrderTransition]:
+        """An active order back to CREATED, with its vehicle cleared; `refused` (non-empty) says why it may not."""
         if o.state is not OrderState.ACTIVE:
             raise InvalidOrderTransition(
-                order, o.state, OrderState.CREATED, "recall is only for active orders"
+                o.id, o.state, OrderState.CREATED, f"{verb} is only for active orders"
             )
         if not reason:
-            raise InvalidOrderTransition(order, o.state, OrderState.CREATED, "recall needs a reason")
-        if o.done:
-            raise InvalidOrderTransition(
-                order, o.state, OrderState.CREATED, f"{o.done} destination(s) already done"
-            )
+            raise InvalidOrderTransition(o.id, o.state, OrderState.CREATED, f"{verb} needs a reason")
+        if refused:
+            raise InvalidOrderTransition(o.id, o.state, OrderState.CREATED, refused)
         return [self._record(o, OrderState.CREATED, at, reason, None)]
 
     def fail(self, order: str, at: float, reason: str) -> list[OrderTransition]:

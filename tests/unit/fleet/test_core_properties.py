@@ -40,6 +40,7 @@ from fleet.fake_vehicle import FakeFleet
 from layout import Plant
 from layout.build import build_plant
 from layout.schema import PlantFile
+from tests.fleet_factories import agv_class
 from tests.fleet_harness import Loop, Timing, fakes_for
 from tests.wms_factories import tiny_plant
 
@@ -142,15 +143,7 @@ def grid(size: int, vehicles: int, *, places: bool = False) -> Plant:
     pairs += [((i, j), (i, j + 1)) for i in range(size) for j in range(size - 1)]
     edges = [{"from": f"n{a[0]}_{a[1]}", "to": f"n{b[0]}_{b[1]}"} for a, b in pairs]
     corners = ["n0_0", f"n{last}_{last}", f"n0_{last}"][:vehicles]
-    agv: dict[str, object] = {
-        "id": "agv",
-        "kind": "agv",
-        "speed_empty": 1.5,
-        "speed_loaded": 1.0,
-        "acceleration": 0.3,
-        "capacity": 30,
-        "footprint": {"length": 6, "width": 2.8},
-    }
+    agv = agv_class()
     if places:
         agv["battery"] = {"capacity_kwh": 120, "moving_kw": 18, "charge_kw": 60}
     return build_plant(
@@ -176,15 +169,7 @@ def corridor(length: int, vehicles: int, bays: list[int]) -> Plant:
     edges = [{"from": f"c{i}", "to": f"c{i + 1}"} for i in range(last)]
     edges += [{"from": f"c{i}", "to": f"b{i}"} for i in bays]
     homes = [f"b{i}" for i in (0, last, *bays[1:-1])][:vehicles]  # one vehicle per bay at most
-    agv: dict[str, object] = {
-        "id": "agv",
-        "kind": "agv",
-        "speed_empty": 1.5,
-        "speed_loaded": 1.0,
-        "acceleration": 0.3,
-        "capacity": 30,
-        "footprint": {"length": 6, "width": 2.8},
-    }
+    agv = agv_class()
     return build_plant(
         PlantFile.model_validate(
             {

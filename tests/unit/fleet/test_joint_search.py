@@ -17,6 +17,7 @@ from fleet.routing import Router
 from fleet.traffic import TrafficControl
 from layout.build import build_plant
 from layout.schema import PlantFile
+from tests.fleet_factories import agv_class
 
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WIDTH, HEIGHT = 4, 3
@@ -34,17 +35,7 @@ def grid() -> dict[str, Any]:
             "nodes": nodes,
             "edges": [{"from": f"n{a[0]}_{a[1]}", "to": f"n{b[0]}_{b[1]}"} for a, b in pairs],
         },
-        "vehicle_classes": [
-            {
-                "id": "agv",
-                "kind": "agv",
-                "speed_empty": 1.5,
-                "speed_loaded": 1.0,
-                "acceleration": 0.3,
-                "capacity": 30,
-                "footprint": {"length": 6, "width": 2.8},
-            }
-        ],
+        "vehicle_classes": [agv_class()],
     }
 
 

@@ -22,18 +22,11 @@ from fleet.routing import FASTEST, SHORTEST, CostProfile, Router
 from layout import Plant
 from layout.build import build_plant
 from layout.schema import PlantFile
+from tests.fleet_factories import agv_class
 from tests.wms_factories import tiny_plant
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-AGV: dict[str, Any] = {
-    "id": "agv",
-    "kind": "agv",
-    "speed_empty": 1.5,
-    "speed_loaded": 1.0,
-    "acceleration": 0.3,
-    "capacity": 30,
-    "footprint": {"length": 6, "width": 2.8},
-}
+AGV = agv_class()
 
 
 @st.composite

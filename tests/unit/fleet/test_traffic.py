@@ -18,6 +18,7 @@ from fleet.traffic import (
 from layout import Plant, parse_plant
 from layout.build import build_plant
 from layout.schema import PlantFile
+from tests.fleet_factories import agv_class
 from tests.wms_factories import tiny_plant
 
 E = edge_resource
@@ -31,17 +32,7 @@ def make_plant(nodes: dict[str, tuple[float, float]], edges: list[tuple[str, str
             "nodes": [{"id": n, "at": list(xy)} for n, xy in nodes.items()],
             "edges": [{"from": a, "to": b} for a, b in edges],
         },
-        "vehicle_classes": [
-            {
-                "id": "agv",
-                "kind": "agv",
-                "speed_empty": 1.5,
-                "speed_loaded": 1.0,
-                "acceleration": 0.3,
-                "capacity": 30,
-                "footprint": {"length": 6, "width": 2.8},
-            }
-        ],
+        "vehicle_classes": [agv_class()],
     }
     return build_plant(PlantFile.model_validate(raw))
 

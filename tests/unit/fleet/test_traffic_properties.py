@@ -24,6 +24,7 @@ from fleet.traffic import TrafficControl
 from layout import Plant
 from layout.build import build_plant
 from layout.schema import PlantFile
+from tests.fleet_factories import agv_class
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TICKS = 120
@@ -52,17 +53,7 @@ def grid_file(width: int, height: int, missing: set[int]) -> dict[str, Any]:
     return {
         "plant": {"id": "grid", "outline": [[0, 0], [200, 0], [200, 200], [0, 200]]},
         "network": {"nodes": nodes, "edges": edges},
-        "vehicle_classes": [
-            {
-                "id": "agv",
-                "kind": "agv",
-                "speed_empty": 1.5,
-                "speed_loaded": 1.0,
-                "acceleration": 0.3,
-                "capacity": 30,
-                "footprint": {"length": 6, "width": 2.8},
-            }
-        ],
+        "vehicle_classes": [agv_class()],
     }
 
 
